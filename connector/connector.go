@@ -1,0 +1,2 @@
+// Package connector composes the building blocks into runs.
+package connector
