@@ -1,0 +1,202 @@
+// Package authtest runs an OAuth 2 authorization server for tests of the
+// frontend: it serves a JSON Web Key Set over HTTPS, signs tokens with RSA
+// and EC keys, and answers the client-credentials grant at /oauth/token.
+package authtest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Issuer is a running test authorization server. Close stops it.
+type Issuer struct {
+	*httptest.Server
+
+	// Audience and Scope go into tokens from the token endpoint.
+	Audience, Scope string
+	// ClientID and ClientSecret are the one client the token endpoint knows.
+	ClientID, ClientSecret string
+
+	rsaKey *rsa.PrivateKey
+	ecKey  *ecdsa.PrivateKey
+
+	mu        sync.Mutex
+	published []string // key ids in the JWKS
+	rsaKid    string
+	jwksHits  atomic.Int64
+}
+
+// NewIssuer starts an issuer publishing one RSA and one EC key.
+func NewIssuer(audience, scope string) (*Issuer, error) {
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	iss := &Issuer{
+		Audience: audience, Scope: scope,
+		ClientID: "ingest-client", ClientSecret: "s3cret-for-tests",
+		rsaKey: rk, ecKey: ek,
+		rsaKid: "rsa-1", published: []string{"rsa-1", "ec-1"},
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /jwks.json", iss.serveJWKS)
+	mux.HandleFunc("POST /oauth/token", iss.serveToken)
+	iss.Server = httptest.NewTLSServer(mux)
+	return iss, nil
+}
+
+// URL of the issuer, which is also the "iss" claim of its tokens.
+func (i *Issuer) Issuer() string { return i.Server.URL }
+
+// JWKSURL is where the key set is served.
+func (i *Issuer) JWKSURL() string { return i.Server.URL + "/jwks.json" }
+
+// TokenURL is the client-credentials endpoint.
+func (i *Issuer) TokenURL() string { return i.Server.URL + "/oauth/token" }
+
+// JWKSFetches counts requests for the key set.
+func (i *Issuer) JWKSFetches() int64 { return i.jwksHits.Load() }
+
+// RotateRSA publishes the RSA key under the new key id kid, as an issuer
+// does when it rotates keys; later RS256 tokens carry kid.
+func (i *Issuer) RotateRSA(kid string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.rsaKid = kid
+	i.published = []string{kid, "ec-1"}
+}
+
+// Claims returns valid claims for a token: this issuer, the audience, the
+// scope, issued now and valid for five minutes.
+func (i *Issuer) Claims() jwt.MapClaims {
+	now := time.Now()
+	return jwt.MapClaims{
+		"iss":       i.Issuer(),
+		"sub":       i.ClientID,
+		"aud":       i.Audience,
+		"scope":     i.Scope,
+		"client_id": i.ClientID,
+		"iat":       now.Unix(),
+		"nbf":       now.Unix(),
+		"exp":       now.Add(5 * time.Minute).Unix(),
+	}
+}
+
+// SignRS256 signs claims with the RSA key under its current key id.
+func (i *Issuer) SignRS256(claims jwt.Claims) string {
+	i.mu.Lock()
+	kid := i.rsaKid
+	i.mu.Unlock()
+	return i.sign(jwt.SigningMethodRS256, kid, i.rsaKey, claims)
+}
+
+// SignES256 signs claims with the EC key.
+func (i *Issuer) SignES256(claims jwt.Claims) string {
+	return i.sign(jwt.SigningMethodES256, "ec-1", i.ecKey, claims)
+}
+
+// SignWith signs claims with any method and key under key id kid, for
+// tokens a validator must refuse.
+func (i *Issuer) SignWith(m jwt.SigningMethod, kid string, key any, claims jwt.Claims) string {
+	return i.sign(m, kid, key, claims)
+}
+
+func (i *Issuer) sign(m jwt.SigningMethod, kid string, key any, claims jwt.Claims) string {
+	t := jwt.NewWithClaims(m, claims)
+	if kid != "" {
+		t.Header["kid"] = kid
+	}
+	s, err := t.SignedString(key)
+	if err != nil {
+		panic(fmt.Sprintf("authtest: sign: %v", err))
+	}
+	return s
+}
+
+// RSAPublicKeyPEM returns the RSA public key in PEM, the secret an
+// attacker would use for an HS256 token in a key-confusion attack.
+func (i *Issuer) RSAPublicKeyPEM() []byte {
+	der, err := x509.MarshalPKIXPublicKey(&i.rsaKey.PublicKey)
+	if err != nil {
+		panic(fmt.Sprintf("authtest: marshal key: %v", err))
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+func (i *Issuer) serveJWKS(w http.ResponseWriter, _ *http.Request) {
+	i.jwksHits.Add(1)
+	i.mu.Lock()
+	kids := i.published
+	i.mu.Unlock()
+	keys := []map[string]string{
+		rsaJWK(kids[0], &i.rsaKey.PublicKey),
+		ecJWK(kids[1], &i.ecKey.PublicKey),
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})
+}
+
+// serveToken answers the client-credentials grant with an RS256 token.
+func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		id, secret = r.PostFormValue("client_id"), r.PostFormValue("client_secret")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if r.PostFormValue("grant_type") != "client_credentials" {
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "unsupported_grant_type"})
+		return
+	}
+	if id != i.ClientID || secret != i.ClientSecret {
+		w.WriteHeader(http.StatusUnauthorized)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client"})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"access_token": i.SignRS256(i.Claims()),
+		"token_type":   "Bearer",
+		"expires_in":   300,
+		"scope":        i.Scope,
+	})
+}
+
+func rsaJWK(kid string, k *rsa.PublicKey) map[string]string {
+	return map[string]string{
+		"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+		"n": b64(k.N.Bytes()), "e": b64(big.NewInt(int64(k.E)).Bytes()),
+	}
+}
+
+func ecJWK(kid string, k *ecdsa.PublicKey) map[string]string {
+	raw, err := k.Bytes() // 0x04 || X || Y
+	if err != nil {
+		panic(fmt.Sprintf("authtest: EC key: %v", err))
+	}
+	return map[string]string{
+		"kty": "EC", "kid": kid, "use": "sig", "alg": "ES256", "crv": "P-256",
+		"x": b64(raw[1:33]), "y": b64(raw[33:]),
+	}
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
