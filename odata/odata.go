@@ -3,9 +3,14 @@ package odata
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"iter"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -23,7 +28,10 @@ const (
 	PagingSkip PagingMode = "skip"
 )
 
-// Query describes one read of an entity set.
+// Query describes one read of an entity set. Filter is an OData
+// expression before URL encoding; build it with [Eq], [And] and the
+// literal constructors such as [String] and [DateTimeOffset] rather than
+// by hand.
 type Query struct {
 	EntitySet   string
 	Select      []string
@@ -60,6 +68,10 @@ type RetryPolicy struct {
 	BaseDelay   time.Duration // 0 means 500ms
 	MaxDelay    time.Duration // cap of one wait; 0 means 5m
 	MaxElapsed  time.Duration // cap of all waits for one request; 0 means 15m
+
+	// DefaultRetryAfter is the wait after a 429 without a Retry-After
+	// header; 0 means 300s, as SAP recommends.
+	DefaultRetryAfter time.Duration
 }
 
 // RetryEvent describes one retry, for observers.
@@ -78,26 +90,356 @@ type Options struct {
 	Logger                *slog.Logger     // nil: silent
 	OnRetry               func(RetryEvent) // nil: none
 	AllowInsecureLoopback bool             // permit http:// on 127.0.0.1 / ::1
+
+	// MaxEmptyPages bounds a run of empty pages that each carry a __next
+	// link; 0 means 10.
+	MaxEmptyPages int
+
+	// Refresher renews credentials after an auth failure. nil means the
+	// client's transport, when it implements Refresher.
+	Refresher Refresher
 }
+
+// Defaults.
+const (
+	defaultMaxResponseBytes  = 256 << 20
+	defaultMaxAttempts       = 5
+	defaultBaseDelay         = 500 * time.Millisecond
+	defaultMaxDelay          = 5 * time.Minute
+	defaultMaxElapsed        = 15 * time.Minute
+	defaultDefaultRetryAfter = 300 * time.Second
+	defaultMaxEmptyPages     = 10
+
+	// snapshotGap is how long SF keeps a snapshot or cursor between two
+	// page requests.
+	snapshotGap = 15 * time.Minute
+)
 
 // Client reads an OData V2 service. Safe for concurrent use.
 type Client struct {
-	root string
-	hc   *http.Client
-	opts Options
+	root      *url.URL
+	rootS     string
+	hc        *http.Client
+	opts      Options
+	refresher Refresher
+
+	// Replaced by tests.
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // NewClient returns a client for the service root, e.g.
-// https://api.example.com/odata/v2.
+// https://api.example.com/odata/v2. hc carries the credentials, typically
+// as its Transport; nil means [http.DefaultClient]. The client follows
+// redirects only within the service root's scheme, host and port. opts
+// may be nil.
 func NewClient(serviceRoot string, hc *http.Client, opts *Options) (*Client, error) {
-	panic("unimplemented")
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	root, err := checkRoot(serviceRoot, o.AllowInsecureLoopback)
+	if err != nil {
+		return nil, err
+	}
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	o.fill()
+
+	c := &Client{root: root, rootS: root.String(), opts: o, now: time.Now, sleep: sleepCtx}
+	c.refresher = o.Refresher
+	if r, ok := hc.Transport.(Refresher); ok && c.refresher == nil {
+		c.refresher = r
+	}
+	guarded := *hc
+	next := hc.CheckRedirect
+	guarded.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := sameOrigin(root, req.URL); err != nil {
+			return fmt.Errorf("redirect refused: %w", err)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	c.hc = &guarded
+	return c, nil
+}
+
+func (o *Options) fill() {
+	if o.MaxResponseBytes <= 0 {
+		o.MaxResponseBytes = defaultMaxResponseBytes
+	}
+	if o.MaxEmptyPages <= 0 {
+		o.MaxEmptyPages = defaultMaxEmptyPages
+	}
+	r := &o.Retry
+	if r.MaxAttempts <= 0 {
+		r.MaxAttempts = defaultMaxAttempts
+	}
+	if r.BaseDelay <= 0 {
+		r.BaseDelay = defaultBaseDelay
+	}
+	if r.MaxDelay <= 0 {
+		r.MaxDelay = defaultMaxDelay
+	}
+	if r.MaxElapsed <= 0 {
+		r.MaxElapsed = defaultMaxElapsed
+	}
+	if r.DefaultRetryAfter <= 0 {
+		r.DefaultRetryAfter = defaultDefaultRetryAfter
+	}
+}
+
+// URL returns the absolute URL of the first request of q.
+func (c *Client) URL(q Query) (string, error) {
+	rel, err := q.Encode()
+	if err != nil {
+		return "", err
+	}
+	return c.rootS + "/" + rel, nil
 }
 
 // Pages iterates over the pages of q in order. Iteration stops at the first
-// error, which is yielded with a nil page.
+// error, which is yielded with a nil page. Each page is yielded once and
+// not kept by the client; a caller that breaks out of the loop stops the
+// read.
+//
+// In the server, cursor and snapshot modes the iteration follows __next
+// links until a page has none. In [PagingSkip] mode it requests $top/$skip
+// pages until one is short, and ends with an [*IncompleteError] when the
+// row count differs from the $inlinecount total of the first page.
 func (c *Client) Pages(ctx context.Context, q Query) iter.Seq2[*Page, error] {
-	panic("unimplemented")
+	return func(yield func(*Page, error) bool) {
+		if q.Paging == PagingSkip {
+			c.skipPages(ctx, q, yield)
+			return
+		}
+		c.linkPages(ctx, q, yield)
+	}
 }
 
-// ParseDate turns "/Date(ms)/" or "/Date(ms+hhmm)/" into a UTC time.
-func ParseDate(s string) (time.Time, error) { panic("unimplemented") }
+// linkPages follows __next links.
+func (c *Client) linkPages(ctx context.Context, q Query, yield func(*Page, error) bool) {
+	size := q.PageSize
+	first, err := c.queryURL(q, size, 0, q.InlineCount)
+	if err != nil {
+		yield(nil, err)
+		return
+	}
+
+	link := first
+	seen := map[string]bool{link: true}
+	empty := 0
+	var deadline time.Time
+	for idx := 0; ; idx++ {
+		r := request{url: link, deadline: deadline}
+		if idx == 0 && size > 1 {
+			r.resize = func() (string, bool) { return c.halve(q, &size) }
+		}
+		p, err := c.page(ctx, &r)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		if q.Paging == PagingSnapshot || q.Paging == PagingCursor {
+			deadline = c.now().Add(snapshotGap)
+		}
+		p.Index = idx
+
+		var next string
+		var linkErr error
+		if p.Next != "" {
+			next, linkErr = resolveLink(c.root, r.url, p.Next)
+			p.Next = redactURL(next)
+		}
+		if !yield(p, nil) {
+			return
+		}
+
+		switch {
+		case linkErr != nil:
+			yield(nil, linkErr)
+			return
+		case next == "":
+			return
+		case seen[next]:
+			yield(nil, fmt.Errorf("%w: %s", ErrLinkLoop, redactURL(next)))
+			return
+		}
+		seen[next] = true
+		if len(p.Records) == 0 {
+			if empty++; empty > c.opts.MaxEmptyPages {
+				yield(nil, fmt.Errorf("%w: %d in a row, last at %s", ErrEmptyPages, empty,
+					redactURL(next)))
+				return
+			}
+		} else {
+			empty = 0
+		}
+		link = next
+	}
+}
+
+// halve lowers the page size after a 502 or 504 on the first page and
+// returns the new first URL.
+func (c *Client) halve(q Query, size *int) (string, bool) {
+	if *size <= 1 {
+		return "", false
+	}
+	*size /= 2
+	u, err := c.queryURL(q, *size, 0, q.InlineCount)
+	if err != nil {
+		return "", false
+	}
+	c.log(slog.LevelWarn, "odata: gateway timeout; halving customPageSize",
+		"entitySet", strings.TrimSpace(q.EntitySet), "customPageSize", *size)
+	return u, true
+}
+
+// skipPages pages with $top and $skip.
+func (c *Client) skipPages(ctx context.Context, q Query, yield func(*Page, error) bool) {
+	c.log(slog.LevelWarn, "odata: $top/$skip paging can miss or repeat rows when the "+
+		"set changes during the read; prefer paging=snapshot",
+		"entitySet", strings.TrimSpace(q.EntitySet))
+
+	expected, received := int64(-1), int64(0)
+	for idx, skip := 0, 0; ; idx, skip = idx+1, skip+q.PageSize {
+		link, err := c.queryURL(q, q.PageSize, skip, q.InlineCount || idx == 0)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		p, err := c.page(ctx, &request{url: link})
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		p.Index = idx
+		p.Next = "" // offsets, not links, lead on
+		if idx == 0 && p.HasCount {
+			expected = p.Count
+		}
+		received += int64(len(p.Records))
+		short := len(p.Records) < q.PageSize
+		if !yield(p, nil) {
+			return
+		}
+		if short {
+			break
+		}
+	}
+	if expected >= 0 && expected != received {
+		yield(nil, &IncompleteError{Expected: expected, Received: received})
+	}
+}
+
+func (c *Client) queryURL(q Query, size, skip int, inlineCount bool) (string, error) {
+	rel, err := q.encode(size, skip, inlineCount)
+	if err != nil {
+		return "", err
+	}
+	return c.rootS + "/" + rel, nil
+}
+
+// page fetches and decodes one collection page.
+func (c *Client) page(ctx context.Context, r *request) (*Page, error) {
+	var p *Page
+	r.decode = func(body io.Reader) error {
+		p = &Page{}
+		return decodePage(body, p)
+	}
+	if err := c.do(ctx, r); err != nil {
+		return nil, err
+	}
+	p.URL = redactURL(r.url)
+	return p, nil
+}
+
+// KeyPart is one property of an entity key. A key of one part with an
+// empty Name is written as Set('x'); named parts as
+// Set(seqNumber=1L,userId='x').
+type KeyPart struct {
+	Name  string
+	Value Lit
+}
+
+// Entity reads one entity: GET EntitySet(key) answering {"d":{...}}. It
+// returns the entity object as sent. Select, Expand and the effective
+// dates of q apply; its paging, filter and order are ignored.
+func (c *Client) Entity(ctx context.Context, q Query, key ...KeyPart) (json.RawMessage, error) {
+	link, err := c.entityURL(q, key)
+	if err != nil {
+		return nil, err
+	}
+	var rec json.RawMessage
+	r := &request{url: link, decode: func(body io.Reader) (err error) {
+		rec, err = decodeEntity(body)
+		return err
+	}}
+	if err := c.do(ctx, r); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+func (c *Client) entityURL(q Query, key []KeyPart) (string, error) {
+	set, err := entitySetName(q.EntitySet)
+	if err != nil {
+		return "", err
+	}
+	if len(key) == 0 {
+		return "", fmt.Errorf("%w: entity key is empty", ErrInvalidQuery)
+	}
+	parts := make([]string, len(key))
+	for i, k := range key {
+		v := escapePath(k.Value.String())
+		switch {
+		case k.Name == "" && len(key) == 1:
+			parts[i] = v
+		case isIdentifier(k.Name):
+			parts[i] = k.Name + "=" + v
+		default:
+			return "", fmt.Errorf("%w: key property name %q", ErrInvalidQuery, k.Name)
+		}
+	}
+	var b strings.Builder
+	b.WriteString(c.rootS + "/" + set + "(" + strings.Join(parts, ",") + ")?$format=json")
+	q.writeCommon(&b)
+	q.writeDates(&b)
+	return b.String(), nil
+}
+
+// escapePath encodes a key literal for a path segment: as a query value,
+// and '/' too.
+func escapePath(s string) string {
+	return strings.ReplaceAll(escapeValue(s), "/", "%2F")
+}
+
+type headerKey struct{}
+
+// WithHeader returns a context whose requests carry the given headers in
+// addition to those of ctx, for example a run id for the server's request
+// log. The headers are not included in errors or logs.
+func WithHeader(ctx context.Context, h http.Header) context.Context {
+	merged := http.Header{}
+	if prev, ok := ctx.Value(headerKey{}).(http.Header); ok {
+		for k, v := range prev {
+			merged[k] = v
+		}
+	}
+	for k, v := range h {
+		merged[http.CanonicalHeaderKey(k)] = append([]string(nil), v...)
+	}
+	return context.WithValue(ctx, headerKey{}, merged)
+}
+
+func (c *Client) log(level slog.Level, msg string, args ...any) {
+	if c.opts.Logger != nil {
+		c.opts.Logger.Log(context.Background(), level, msg, args...)
+	}
+}

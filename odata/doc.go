@@ -1,0 +1,56 @@
+// Package odata reads OData V2 services in the SAP SuccessFactors dialect.
+//
+// A [Client] builds query URLs from a [Query], walks the pages of an
+// entity set with [Client.Pages] and reads single entities with
+// [Client.Entity]. Records are streamed from the response body and kept
+// exactly as the server sent them ([encoding/json.RawMessage]), so 64-bit
+// integers and decimals, which OData V2 sends as JSON strings, never pass
+// through a float.
+//
+// # Paging
+//
+// [PagingServer] (the default) follows the server's __next links verbatim;
+// [PagingCursor] and [PagingSnapshot] add SF's paging=cursor and
+// paging=snapshot parameters and also follow __next. [PagingSkip] pages on
+// the client with $top and $skip. Offset paging over a set that changes
+// between requests loses and repeats rows, so it needs an $orderby, is
+// logged as a warning, and ends with an [*IncompleteError] when the
+// $inlinecount total at the start differs from the rows received.
+//
+// A __next link must name the scheme, host and port of the service root
+// (":443" on https equals no port); any other link, including an http://
+// link under an https root, is refused before a request is sent, so a
+// bearer token never leaves the service. A link seen twice, or a run of
+// more than [Options.MaxEmptyPages] empty pages, ends the iteration with an
+// error instead of looping.
+//
+// # Errors and retries
+//
+// Failures are [*Error] values carrying the HTTP status, SF's error code
+// and message, the request URL (without user information; the $skiptoken
+// is kept) and a correlation id. [KindOf] and the sentinels
+// [ErrRetryable], [ErrAuthExpired], [ErrSnapshotLost] and [ErrFatal] let a
+// caller branch with [errors.Is].
+//
+// Within one request the client retries 429, 500, 502, 503 and 504
+// responses, timeouts, connection resets and 200 responses whose body is
+// cut short or is not JSON, with exponential backoff and full jitter,
+// honouring Retry-After, bounded by [RetryPolicy]. A 401, or a 403 whose
+// body names LGN0022, LGN0006 or LGN0007, triggers one
+// [Refresher.Refresh] and one retry of the same URL; a second auth failure
+// is returned. 400, 403 and 404 are never retried, and a URL is never
+// requested again once it has succeeded. A 502 or 504 on the first page of
+// a query with a page size halves customPageSize for the retry; later
+// pages keep the size, since SF fixes it with the first request of a
+// snapshot or cursor. SF's snapshot-lost error ([COE0019]) ends the
+// iteration with [ErrSnapshotLost]; the caller restarts from the first
+// page.
+//
+// # Values
+//
+// [ParseDate] reads SF's /Date(ms)/ and /Date(ms+hhmm)/ forms.
+// [FormatDateTimeOffset], [FormatDateTime] and [FormatDate] write RFC 3339
+// text; [NormalizeDates] rewrites the date properties of a record.
+// Fractional seconds, when present, are written as exactly three digits
+// ("2016-02-01T13:09:13.030Z").
+package odata
