@@ -34,15 +34,6 @@ type Keystore interface {
 	Secret(ctx context.Context, name string) ([]byte, error)
 }
 
-// Catalog is the allowlist of data types and how each is read.
-type Catalog struct{}
-
-// DefaultCatalog returns the embedded catalog.
-func DefaultCatalog() *Catalog { panic("unimplemented") }
-
-// Names lists the data types in order.
-func (c *Catalog) Names() []string { panic("unimplemented") }
-
 // Observer receives run events; every method may be called concurrently.
 type Observer interface {
 	RunStarted(e RunEvent)
