@@ -95,7 +95,8 @@ type Error struct {
 	// Err is the underlying cause, when there is one.
 	Err error
 
-	retryAfter time.Duration // from the Retry-After header
+	retryAfter    time.Duration // from the Retry-After header
+	hasRetryAfter bool
 }
 
 // Error describes the failure without any credential.

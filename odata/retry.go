@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -111,7 +112,7 @@ func (c *Client) backoff(attempt int, e *Error) time.Duration {
 	pol := c.opts.Retry
 	var wait time.Duration
 	switch {
-	case e.retryAfter > 0:
+	case e.hasRetryAfter:
 		wait = e.retryAfter + rand.N(pol.BaseDelay)
 	case e.StatusCode == http.StatusTooManyRequests:
 		wait = pol.DefaultRetryAfter + rand.N(pol.BaseDelay)
@@ -153,7 +154,7 @@ func (c *Client) once(ctx context.Context, r *request) *Error {
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := responseError(resp, safeURL)
-		e.retryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+		e.retryAfter, e.hasRetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
 		return e
 	}
 
@@ -219,22 +220,20 @@ func transportKind(err error) Kind {
 }
 
 // retryAfter reads a Retry-After header: delta-seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
+// ok is false when the header is absent or unreadable; a date in the past
+// means no wait.
+func retryAfter(v string, now time.Time) (d time.Duration, ok bool) {
+	v = strings.TrimSpace(v)
 	if v == "" {
-		return 0
+		return 0, false
 	}
 	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, 1<<31)) * time.Second
+		return time.Duration(max(0, min(secs, 1<<31))) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
+		return max(0, t.Sub(now)), true
 	}
-	return 0
+	return 0, false
 }
 
 // sleepCtx waits d or until ctx ends.
