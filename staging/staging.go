@@ -2,23 +2,30 @@ package staging
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 var (
-	// ErrNotFound: no object at the key.
+	// ErrNotFound means there is no object at the key.
 	ErrNotFound = errors.New("staging: not found")
-	// ErrPrecondition: a conditional put lost (object exists, or ETag differs).
+	// ErrPrecondition means a conditional put lost: the object exists
+	// (Condition.IfAbsent) or its ETag differs (Condition.IfMatch).
 	ErrPrecondition = errors.New("staging: precondition failed")
+	// ErrInvalidKey is wrapped by [*KeyError] and [*LayoutError]: a key or
+	// a part of one was refused before any I/O.
+	ErrInvalidKey = errors.New("staging: invalid key")
 )
 
 // Condition makes a Put conditional. The zero value is unconditional.
+// Setting both fields is an error.
 type Condition struct {
 	IfAbsent bool   // If-None-Match: *
-	IfMatch  string // If-Match: etag
+	IfMatch  string // If-Match: etag, as returned by Put, Get or List
 }
 
 // Object is the result of Get. The caller closes Body.
@@ -38,6 +45,13 @@ type ObjectInfo struct {
 
 // Store is the object store the library writes to. Implementations are safe
 // for concurrent use.
+//
+// Put stores body under key; size is the body's length, or negative when
+// unknown. A Put with a Condition that does not hold returns an error
+// wrapping [ErrPrecondition] and changes nothing. Get of a missing key
+// returns an error wrapping [ErrNotFound]. List returns every object whose
+// key starts with prefix, sorted by key. Delete of a missing key is not an
+// error. ETags are opaque strings compared for equality only.
 type Store interface {
 	Put(ctx context.Context, key string, body io.Reader, size int64, cond Condition) (etag string, err error)
 	Get(ctx context.Context, key string) (*Object, error)
@@ -45,77 +59,77 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 }
 
-// Layout builds the keys of staged data (layout version 1). Every part is
-// checked before it is used.
-type Layout struct {
-	BasePath string // "" or a relative path without ".." and without a leading slash
+// KeyError reports an object key a store refuses to use.
+type KeyError struct {
+	Key    string
+	Reason string
 }
 
-func (l Layout) RunPrefix(dataType, runID string) (string, error)   { panic("unimplemented") }
-func (l Layout) StateKey(dataType, runID string) (string, error)    { panic("unimplemented") }
-func (l Layout) ManifestKey(dataType, runID string) (string, error) { panic("unimplemented") }
-func (l Layout) PageKey(dataType, runID string, attempt, seq int) (string, error) {
-	panic("unimplemented")
-}
-func (l Layout) DataTypePrefix(dataType string) (string, error) { panic("unimplemented") }
-
-// CheckDataType reports whether name matches [a-z][a-z0-9_]{0,63}.
-func CheckDataType(name string) error { panic("unimplemented") }
-
-// CheckRunID reports whether id is a canonical UUID.
-func CheckRunID(id string) error { panic("unimplemented") }
-
-// PageEntry is one page in a manifest.
-type PageEntry struct {
-	Key     string `json:"key"`
-	Records int64  `json:"records"`
-	Bytes   int64  `json:"bytes"`
-	SHA256  string `json:"sha256"`
+func (e *KeyError) Error() string {
+	return fmt.Sprintf("staging: invalid key %s: %s", quoteShort(e.Key), e.Reason)
 }
 
-// Manifest lists the pages of a finished run.
-type Manifest struct {
-	Schema     int             `json:"schema"`
-	RunID      string          `json:"runId"`
-	DataType   string          `json:"dataType"`
-	Attempt    int             `json:"attempt"`
-	Query      string          `json:"query"`
-	Pages      []PageEntry     `json:"pages"`
-	Records    int64           `json:"records"`
-	Bytes      int64           `json:"bytes"`
-	Duplicates int64           `json:"duplicates"`
-	Created    time.Time       `json:"created"`
-	Extra      json.RawMessage `json:"extra,omitempty"`
+// Unwrap returns [ErrInvalidKey].
+func (e *KeyError) Unwrap() error { return ErrInvalidKey }
+
+// maxKeyLen is S3's limit on the UTF-8 length of a key.
+const maxKeyLen = 1024
+
+// CheckKey reports whether key is usable in every store: non-empty, valid
+// UTF-8, at most 1024 bytes, no NUL or other control characters, no
+// leading slash, no empty, "." or ".." segments. It returns a [*KeyError].
+func CheckKey(key string) error {
+	bad := func(reason string) error { return &KeyError{Key: key, Reason: reason} }
+	switch {
+	case key == "":
+		return bad("empty")
+	case len(key) > maxKeyLen:
+		return bad("longer than 1024 bytes")
+	case !utf8.ValidString(key):
+		return bad("not valid UTF-8")
+	case strings.HasPrefix(key, "/"):
+		return bad("leading slash")
+	}
+	for _, r := range key {
+		if r < 0x20 || r == 0x7f {
+			return bad("control character")
+		}
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		switch seg {
+		case "":
+			return bad("empty path segment")
+		case ".", "..":
+			return bad("dot segment")
+		}
+	}
+	return nil
 }
 
-// PageEncoder builds one gzip NDJSON page. Reuse it across pages with Reset.
-type PageEncoder struct{}
-
-func NewPageEncoder() *PageEncoder { panic("unimplemented") }
-
-// Reset starts a new page.
-func (e *PageEncoder) Reset() { panic("unimplemented") }
-
-// WriteRecord adds one JSON object (no trailing newline) as a line.
-func (e *PageEncoder) WriteRecord(rec []byte) error { panic("unimplemented") }
-
-// Finish closes the gzip stream and returns the page bytes, record count and
-// hex SHA-256 of the bytes. The bytes are valid until the next Reset.
-func (e *PageEncoder) Finish() (data []byte, records int64, sha256hex string, err error) {
-	panic("unimplemented")
+// checkPrefix is CheckKey for List prefixes, which may be empty or end
+// in a slash.
+func checkPrefix(prefix string) error {
+	if prefix == "" {
+		return nil
+	}
+	if err := CheckKey(strings.TrimSuffix(prefix, "/")); err != nil {
+		return &KeyError{Key: prefix, Reason: err.(*KeyError).Reason}
+	}
+	return nil
 }
 
-// WritePage stores an encoded page unconditionally and returns its entry.
-func WritePage(ctx context.Context, s Store, key string, data []byte, records int64, sha string) (PageEntry, error) {
-	panic("unimplemented")
+func checkCondition(cond Condition) error {
+	if cond.IfAbsent && cond.IfMatch != "" {
+		return errors.New("staging: condition sets both IfAbsent and IfMatch")
+	}
+	return nil
 }
 
-// WriteManifest stores the manifest with If-None-Match: *.
-func WriteManifest(ctx context.Context, s Store, key string, m *Manifest) error {
-	panic("unimplemented")
-}
-
-// ReadManifest loads a manifest.
-func ReadManifest(ctx context.Context, s Store, key string) (*Manifest, error) {
-	panic("unimplemented")
+// quoteShort quotes s for an error message, cut to a readable length.
+func quoteShort(s string) string {
+	const max = 80
+	if len(s) > max {
+		return fmt.Sprintf("%q...", s[:max])
+	}
+	return fmt.Sprintf("%q", s)
 }

@@ -1,0 +1,15 @@
+//go:build !unix
+
+package staging
+
+import (
+	"errors"
+	"os"
+)
+
+// tryLock is not available here: DirStore's conditional puts need flock(2).
+func tryLock(f *os.File, exclusive bool) (bool, error) {
+	return false, errors.New("staging: file locking is not supported on this system")
+}
+
+func unlockFile(f *os.File) {}
