@@ -1,0 +1,177 @@
+package connector
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// refTransform is the plain way to stage a record: decode it into a map,
+// change the map, encode it again. It is slow and simple, which makes it
+// the oracle the fast transform is fuzzed against and the baseline it is
+// benchmarked against.
+func refTransform(d *DataType, rec []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(rec))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("trailing data")
+	}
+	out, err := refObject(d, m, "", true)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func refObject(d *DataType, m map[string]any, prefix string, top bool) (map[string]any, error) {
+	out := map[string]any{}
+	staged := map[string]bool{}
+	if top {
+		for _, n := range d.stagedProperties() {
+			staged[n] = true
+		}
+	}
+	for k, v := range m {
+		if k == "__metadata" || refDeferred(v) {
+			continue
+		}
+		p, declared := d.Properties[prefix+k]
+		if top {
+			if declared && !staged[k] {
+				continue
+			}
+			if !declared && len(d.Output.Select) > 0 {
+				continue
+			}
+		}
+		name := k
+		if top {
+			name = d.stagedName(k)
+		}
+		var err error
+		switch {
+		case !declared:
+			out[name], err = refAny(d, v)
+		case p.Type == Navigation:
+			out[name], err = refNav(d, v, prefix+k+"/")
+		case p.Type == EdmDateTime || p.Type == EdmDateTimeOffset:
+			out[name], err = refDate(v, p)
+		default:
+			out[name], err = refAny(d, v)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func refDeferred(v any) bool {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 1 {
+		return false
+	}
+	_, ok = m["__deferred"]
+	return ok
+}
+
+func refAny(d *DataType, v any) (any, error) {
+	switch v := v.(type) {
+	case map[string]any:
+		return refObject(&DataType{}, v, "", false)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			var err error
+			if out[i], err = refAny(d, e); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+func refNav(d *DataType, v any, prefix string) (any, error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case map[string]any:
+		if r, ok := v["results"].([]any); ok && len(v) == 1 {
+			return refNav(d, r, prefix)
+		}
+		return refObject(d, v, prefix, false)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			var err error
+			if m, ok := e.(map[string]any); ok {
+				out[i], err = refObject(d, m, prefix, false)
+			} else {
+				out[i], err = refAny(d, e)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("navigation: want object, array or null")
+}
+
+func refDate(v any, p Property) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return nil, fmt.Errorf("date is not a string")
+	}
+	var t time.Time
+	if inner, ok := strings.CutPrefix(s, "/Date("); ok && strings.HasSuffix(inner, ")/") {
+		inner = strings.TrimSuffix(inner, ")/")
+		if i := strings.LastIndexAny(inner, "+-"); i > 0 {
+			inner = inner[:i]
+		}
+		var ms int64
+		if _, err := fmt.Sscanf(inner, "%d", &ms); err != nil {
+			return nil, err
+		}
+		t = time.UnixMilli(ms).UTC()
+	} else {
+		var err error
+		if t, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			return nil, err
+		}
+		if p.Type == EdmDateTimeOffset {
+			t = t.UTC()
+		}
+	}
+	layout := "2006-01-02T15:04:05"
+	switch {
+	case t.Nanosecond()%1e6 != 0:
+		layout += ".999999999"
+	case t.Nanosecond() != 0:
+		layout += ".000"
+	}
+	switch {
+	case p.DateOnly:
+		return t.Format("2006-01-02"), nil
+	case p.Type == EdmDateTimeOffset:
+		return t.Format(layout + "Z07:00"), nil
+	default:
+		return t.Format(layout), nil
+	}
+}
