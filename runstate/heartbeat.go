@@ -64,8 +64,8 @@ func (t *Tracker) StartHeartbeat(ctx context.Context, run *Run, interval, lease 
 		lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	if run.Record.Status != Running || lease <= 0 || interval <= 0 {
-		h.lose(fmt.Errorf("%w: heartbeat for a %s run with lease %v", ErrIllegalTransition,
-			run.Record.Status, lease))
+		h.lose(fmt.Errorf("%w: %w: heartbeat for a %s run with lease %v", ErrLeaseLost,
+			ErrIllegalTransition, run.Record.Status, lease))
 		close(h.done)
 		return h
 	}
