@@ -241,3 +241,23 @@ func testOptions(f *fakeSF) *Options {
 
 // hsmKey hides the concrete key type, as a key in an HSM or KMS does.
 type hsmKey struct{ crypto.Signer }
+
+// fakeClock is a settable clock for Options.Now and the fake server.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}

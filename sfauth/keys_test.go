@@ -10,6 +10,9 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"math/big"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -111,20 +114,73 @@ func TestLoadPEMErrors(t *testing.T) {
 	}
 }
 
-// assertNoSecret fails if s carries any part of key's PEM body.
+// assertNoSecret fails if s carries the private parts of key (D, P or Q)
+// in binary, base64 (at any alignment), hex or decimal form, or a PEM
+// private key header.
 func assertNoSecret(t *testing.T, s string, key *rsa.PrivateKey) {
 	t.Helper()
-	der, _ := x509.MarshalPKCS8PrivateKey(key)
-	for _, enc := range [][]byte{der, x509.MarshalPKCS1PrivateKey(key)} {
-		b64 := base64.StdEncoding.EncodeToString(enc)
-		for i := 0; i+24 <= len(b64); i += 24 {
-			if strings.Contains(s, b64[i:i+24]) {
-				t.Fatalf("output carries key material: %q", s)
+	if where := leak(s, key); where != "" {
+		t.Fatalf("output carries key material (%s)", where)
+	}
+}
+
+var base64Run = regexp.MustCompile(`[A-Za-z0-9+/_\-]{16,}`)
+
+func leak(s string, key *rsa.PrivateKey) string {
+	if strings.Contains(s, "PRIVATE KEY-----") {
+		return "PEM armour"
+	}
+	hay := [][]byte{[]byte(s)}
+	for _, run := range base64Run.FindAllString(s, -1) {
+		for shift := 0; shift < 4 && shift < len(run); shift++ {
+			r := run[shift:]
+			r = r[:len(r)/4*4]
+			for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+				if b, err := enc.DecodeString(r); err == nil {
+					hay = append(hay, b)
+				}
 			}
 		}
 	}
-	if strings.Contains(s, key.D.String()) || strings.Contains(s, key.D.Text(16)) {
-		t.Fatalf("output carries the private exponent")
+	lower := strings.ToLower(s)
+	for _, x := range append([]*big.Int{key.D}, key.Primes...) {
+		b := x.Bytes()
+		for i := 0; i+16 <= len(b); i += 8 {
+			for _, h := range hay {
+				if bytes.Contains(h, b[i:i+16]) {
+					return "binary or base64"
+				}
+			}
+		}
+		if strings.Contains(lower, x.Text(16)[:32]) {
+			return "hex"
+		}
+		if strings.Contains(s, x.String()[:32]) {
+			return "decimal"
+		}
+	}
+	return ""
+}
+
+func TestLeakDetector(t *testing.T) {
+	key, _ := testKeys(t)
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	b64 := base64.StdEncoding.EncodeToString(der)
+	for name, s := range map[string]string{
+		"pem":       string(pkcs8PEM(t, key)),
+		"body":      b64,
+		"body tail": b64[len(b64)/2+1:],
+		"url tail":  base64.URLEncoding.EncodeToString(der)[len(b64)/3+2:],
+		"hex":       "x " + key.D.Text(16),
+		"decimal":   fmt.Sprintf("%v", key.D),
+		"gostruct":  fmt.Sprintf("%+v", *key),
+	} {
+		if leak(s, key) == "" {
+			t.Errorf("%s: leak not detected", name)
+		}
+	}
+	if w := leak(string(certPEM(validCert(t, key))), key); w != "" {
+		t.Errorf("certificate reported as a leak (%s)", w)
 	}
 }
 

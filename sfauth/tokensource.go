@@ -105,6 +105,7 @@ type TokenSource struct {
 	err      error     // last permanent failure
 	errUntil time.Time // until when err is returned without asking
 	flight   *flight
+	forcedAt time.Time // when the last forced exchange succeeded
 }
 
 // flight is one exchange in progress; done closes when tok or err is set.
@@ -215,7 +216,11 @@ func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 	}
 	if ts.err != nil && now.Before(ts.errUntil) {
 		err := ts.err
+		tok := ts.usableLocked(now)
 		ts.mu.Unlock()
+		if tok != nil {
+			return tok, nil
+		}
 		return nil, err
 	}
 	f := ts.flight
@@ -223,17 +228,44 @@ func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 		f = ts.startLocked(ctx, false)
 	}
 	ts.mu.Unlock()
-	return ts.wait(ctx, f)
+
+	tok, err := ts.wait(ctx, f)
+	if err != nil {
+		// Renewal ahead of expiry failed; the old token still works.
+		ts.mu.Lock()
+		old := ts.usableLocked(ts.now())
+		ts.mu.Unlock()
+		if old != nil {
+			return old, nil
+		}
+	}
+	return tok, err
+}
+
+// usableLocked returns a copy of the cached token if it has not expired,
+// margin or not; ts.mu must be held.
+func (ts *TokenSource) usableLocked(now time.Time) *oauth2.Token {
+	if ts.tok != nil && now.Before(ts.tok.Expiry) {
+		return copyToken(ts.tok)
+	}
+	return nil
 }
 
 // Refresh forces a new token: it drops the cached one and exchanges a new
 // assertion with new_token=true, so SF does not hand back the token it
-// issued before. Concurrent calls share one forced exchange.
+// issued before. Concurrent calls share one forced exchange, and a call
+// within a second of a successful forced exchange keeps its token: the
+// requests that failed together with the old token need one renewal.
 func (ts *TokenSource) Refresh(ctx context.Context) error {
 	for {
 		ts.mu.Lock()
 		f := ts.flight
 		if f == nil {
+			if now := ts.now(); ts.tok != nil && !ts.forcedAt.IsZero() &&
+				now.Sub(ts.forcedAt) < refreshDedupe && now.Before(ts.tok.Expiry) {
+				ts.mu.Unlock()
+				return nil
+			}
 			ts.tok = nil
 			ts.err = nil
 			f = ts.startLocked(ctx, true)
@@ -247,6 +279,9 @@ func (ts *TokenSource) Refresh(ctx context.Context) error {
 		// That exchange did not ask for a new token; ask for one now.
 	}
 }
+
+// refreshDedupe is how long a forced token answers further Refresh calls.
+const refreshDedupe = time.Second
 
 // CertNotAfter returns when the credential's certificate expires.
 func (ts *TokenSource) CertNotAfter() time.Time { return ts.cred.CertNotAfter() }
@@ -292,6 +327,9 @@ func (ts *TokenSource) finish(f *flight, tok *oauth2.Token, err error) {
 		ts.tok = tok
 		ts.lifetime = time.Duration(tok.ExpiresIn) * time.Second
 		ts.err = nil
+		if f.forced {
+			ts.forcedAt = ts.now()
+		}
 		ts.logger.Debug("sfauth: token obtained", "host", ts.host, "expiry", tok.Expiry, "new_token", f.forced)
 	} else {
 		var e *Error
