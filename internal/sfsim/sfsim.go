@@ -1,21 +1,80 @@
-// Package sfsim is a SuccessFactors simulator for tests, benchmarks and the
-// examples.
 package sfsim
 
 import (
+	"crypto/x509"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 )
 
 // Options configures a simulator. The zero value means the defaults.
 type Options struct {
-	Users       int           // number of User records; 0 means 5000
-	Seed        int64         // data seed; same seed, same data
-	PageSize    int           // default server page size; 0 means 1000
-	Latency     time.Duration // added to every OData response
-	TokenTTL    time.Duration // access token lifetime; 0 means 24h
-	CompanyID   string        // "" means "SFSIM"
+	Users     int           // number of User records; 0 means 5000
+	Seed      int64         // data seed; same seed, same data
+	PageSize  int           // default server page size; 0 means 1000 (the maximum)
+	Latency   time.Duration // added to every OData response
+	TokenTTL  time.Duration // access token lifetime; 0 means 24h
+	CompanyID string        // "" means "SFSIM"
+
+	// Now is the simulator's clock: token and assertion expiry, snapshot
+	// idle time and "today" for effective-dated sets. nil means time.Now.
+	Now func() time.Time
+
+	// Audience is the SAML audience the token endpoint requires; "" means
+	// "www.successfactors.com".
+	Audience string
+
+	// TokenURL is the Recipient the token endpoint requires; "" means the
+	// URL the token request was sent to (scheme, host and /oauth/token).
+	TokenURL string
+
+	// ClockSkew is the tolerance on assertion time checks; 0 means 2m.
+	ClockSkew time.Duration
+
+	// ExpiredTokenStatus is the status of an OData request with an unknown
+	// or expired token: 0 or 401 means 401 with LGN0022; 403 means 403
+	// with LGN0006, the other variant SF is known to send.
+	ExpiredTokenStatus int
+
+	// NoAuth serves OData without a bearer token, for tests of the OData
+	// layer alone.
+	NoAuth bool
+
+	// SnapshotIdle is how long a snapshot survives between two page
+	// requests; 0 means 15m, as SF documents.
+	SnapshotIdle time.Duration
 }
+
+func (o Options) withDefaults() Options {
+	if o.Users <= 0 {
+		o.Users = 5000
+	}
+	if o.PageSize <= 0 || o.PageSize > maxPageSize {
+		o.PageSize = maxPageSize
+	}
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = 24 * time.Hour
+	}
+	if o.CompanyID == "" {
+		o.CompanyID = "SFSIM"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Audience == "" {
+		o.Audience = "www.successfactors.com"
+	}
+	if o.ClockSkew <= 0 {
+		o.ClockSkew = 2 * time.Minute
+	}
+	if o.SnapshotIdle <= 0 {
+		o.SnapshotIdle = 15 * time.Minute
+	}
+	return o
+}
+
+const maxPageSize = 1000
 
 // Credential is a test client registered with the simulator. All fields are
 // PEM or plain text; sfsim does not import sfauth.
@@ -28,19 +87,164 @@ type Credential struct {
 	CertPEM   []byte
 }
 
-// Server is a running simulator.
-type Server struct{}
+// Server is a running simulator. Its methods are safe for concurrent use,
+// also while it serves requests.
+type Server struct {
+	opts Options
+	w    *world
 
-// New builds a simulator with its data; Handler serves it.
-func New(opts Options) *Server { panic("unimplemented") }
+	mu      sync.RWMutex // guards the entity sets' mutable state
+	sets    map[string]*entitySet
+	touches int
+
+	authMu  sync.Mutex
+	clients map[string]*x509.Certificate
+	tokens  map[string]*accessToken
+	byUser  map[string]*accessToken
+	nextCli int
+
+	pageMu    sync.Mutex
+	snapshots map[string]*snapshot
+	results   map[string]*cachedResult
+
+	faultMu sync.Mutex
+	faults  []*faultState
+
+	logMu   sync.Mutex
+	log     []Request
+	baseURL string
+}
+
+// New builds a simulator with its data; Handler serves it. Records are
+// generated from the seed on demand, so even a million users take little
+// memory.
+func New(opts Options) *Server {
+	opts = opts.withDefaults()
+	w := newWorld(opts.Seed, opts.Users)
+	return &Server{
+		opts:      opts,
+		w:         w,
+		sets:      defaultSets(w),
+		clients:   map[string]*x509.Certificate{},
+		tokens:    map[string]*accessToken{},
+		byUser:    map[string]*accessToken{},
+		snapshots: map[string]*snapshot{},
+		results:   map[string]*cachedResult{},
+		baseURL:   "https://sfsim.invalid",
+	}
+}
 
 // Handler serves /oauth/token and /odata/v2/.
-func (s *Server) Handler() http.Handler { panic("unimplemented") }
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(s.serveHTTP)
+}
 
-// NewCredential generates a key pair, registers it and returns it. baseURL
-// is where the simulator is served (used for TokenURL and the Recipient).
-func (s *Server) NewCredential(baseURL string) Credential { panic("unimplemented") }
+func (s *Server) now() time.Time { return s.opts.Now() }
 
-// Records returns the records the simulator holds for an entity set, as
-// SF would serve them, in key order.
-func (s *Server) Records(entitySet string) []map[string]any { panic("unimplemented") }
+// EntitySets lists the entity sets the simulator serves.
+func (s *Server) EntitySets() []string { return setNames(s.sets) }
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w}
+	entry := Request{
+		Time:      s.now(),
+		Method:    r.Method,
+		Path:      r.URL.Path,
+		RawQuery:  r.URL.RawQuery,
+		RunHeader: r.Header.Get("X-SFConnector-Run"),
+	}
+	s.rememberBase(r)
+	defer func() {
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		entry.Status = rec.status
+		s.logMu.Lock()
+		s.log = append(s.log, entry)
+		s.logMu.Unlock()
+	}()
+	switch {
+	case r.URL.Path == "/oauth/token":
+		entry.FormKeys = s.serveToken(rec, r)
+	case strings.HasPrefix(r.URL.Path, "/odata/v2/"):
+		entry.EntitySet = s.serveOData(rec, r)
+	default:
+		writeError(rec, http.StatusNotFound, "LGN0001", "[LGN0001]Invalid endpoint "+r.URL.Path)
+	}
+}
+
+func baseOf(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) rememberBase(r *http.Request) {
+	s.logMu.Lock()
+	s.baseURL = baseOf(r)
+	s.logMu.Unlock()
+}
+
+// statusRecorder keeps the status for the request log and lets fault
+// handlers reach the underlying connection.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Request is one request the simulator received. Token and assertion
+// values are never kept: of a token request only the form field names are.
+type Request struct {
+	Time      time.Time
+	Method    string
+	Path      string
+	RawQuery  string
+	EntitySet string // "" for the token endpoint
+	Status    int
+	RunHeader string   // X-SFConnector-Run
+	FormKeys  []string // token endpoint form field names, sorted
+}
+
+// Requests returns a copy of the request log.
+func (s *Server) Requests() []Request {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return append([]Request(nil), s.log...)
+}
+
+// ResetRequests empties the request log.
+func (s *Server) ResetRequests() {
+	s.logMu.Lock()
+	s.log = nil
+	s.logMu.Unlock()
+}
+
+// writeError writes SF's OData error envelope.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	b := []byte(`{"error":{"code":`)
+	b = appendJSONString(b, code)
+	b = append(b, `,"message":{"lang":"en-US","value":`...)
+	b = appendJSONString(b, msg)
+	b = append(b, "}}}"...)
+	w.Header().Set("Content-Type", "application/json;charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(b)
+}

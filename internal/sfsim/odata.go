@@ -1,0 +1,429 @@
+package sfsim
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// serveOData answers /odata/v2/... and returns the entity set named.
+func (s *Server) serveOData(w *statusRecorder, r *http.Request) string {
+	rest := strings.TrimPrefix(r.URL.Path, "/odata/v2/")
+	name, keyPred, sub := rest, "", ""
+	if i := strings.IndexAny(rest, "(/"); i >= 0 {
+		name, sub = rest[:i], rest[i:]
+		if sub[0] == '(' {
+			j := strings.LastIndex(sub, ")")
+			if j < 0 {
+				writeError(w, http.StatusBadRequest, "COE_BAD_REQUEST", "[COE0026]Malformed key predicate.")
+				return name
+			}
+			keyPred, sub = sub[1:j], sub[j+1:]
+		}
+	}
+	es, ok := s.sets[name]
+	if !ok {
+		writeError(w, http.StatusNotFound, "COE_ENTITY_NOT_FOUND", "[COE0007]invalid entity (or function) name: "+name)
+		return name
+	}
+	if !s.authorize(w, r) {
+		return name
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		writeError(w, http.StatusMethodNotAllowed, "COE_BAD_REQUEST", "[COE0026]The simulator is read-only.")
+		return name
+	}
+	if err := sleep(r, s.opts.Latency); err != nil {
+		return name
+	}
+	vals, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "COE_BAD_REQUEST", "[COE0026]Malformed query string.")
+		return name
+	}
+	q, err := s.parseQuery(es, vals)
+	if err != nil {
+		writeQueryError(w, err)
+		return name
+	}
+	switch {
+	case keyPred != "":
+		s.serveEntity(w, r, q, keyPred, sub)
+	case sub == "/$count":
+		s.serveCount(w, r, q)
+	case sub == "":
+		s.serveCollection(w, r, q)
+	default:
+		writeError(w, http.StatusNotFound, "COE_RESOURCE_NOT_FOUND", "[COE0005]Resource not found: "+rest)
+	}
+	return name
+}
+
+func writeQueryError(w http.ResponseWriter, err error) {
+	if qe, ok := err.(*queryError); ok {
+		writeError(w, qe.status, qe.code, qe.msg)
+		return
+	}
+	writeError(w, http.StatusInternalServerError, "COE_GENERAL_SERVER_FAILURE", "[COE0000]"+err.Error())
+}
+
+func sleep(r *http.Request, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-r.Context().Done():
+		return r.Context().Err()
+	}
+}
+
+func (s *Server) serveCount(w *statusRecorder, r *http.Request, q *query) {
+	s.mu.RLock()
+	n := len(s.matches(q))
+	s.mu.RUnlock()
+	w.Header().Set("Content-Type", "text/plain;charset=utf-8")
+	w.Write([]byte(strconv.Itoa(n)))
+}
+
+// pageToken is the decoded $skiptoken. Default paging carries row offsets
+// (SF's own token decodes to {"startRow":..,"endRow":..}); cursor paging
+// the last row served; snapshot paging the snapshot id and page number.
+type pageToken struct {
+	StartRow int    `json:"startRow,omitempty"`
+	EndRow   int    `json:"endRow,omitempty"`
+	Cursor   *int   `json:"cursor,omitempty"`
+	Snapshot string `json:"snapshot,omitempty"`
+	Page     int    `json:"page,omitempty"`
+	Issued   int64  `json:"issued,omitempty"`
+}
+
+func encodeToken(t pageToken) string {
+	b, _ := json.Marshal(t)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func decodeToken(s string) (pageToken, error) {
+	var t pageToken
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err == nil {
+		err = json.Unmarshal(b, &t)
+	}
+	if err != nil || t.StartRow < 0 || t.Page < 0 {
+		return t, badQuery("Invalid $skiptoken.")
+	}
+	return t, nil
+}
+
+// snapshot is the frozen list of rows of a paging=snapshot query.
+type snapshot struct {
+	rows     []int32
+	pageSize int
+	last     time.Time
+}
+
+func snapshotLost() *queryError {
+	return &queryError{status: http.StatusInternalServerError, code: "COE_GENERAL_SERVER_FAILURE",
+		msg: "[COE0019][SNP]Snapshot lost for current pagination query, pls relaunch query and start from 1st page"}
+}
+
+// page is one page to serve: its rows and what comes after it.
+type page struct {
+	index int     // 0-based page number, for faults
+	rows  []int32 // row indexes
+	total int     // __count
+	next  string  // $skiptoken of the next page, "" on the last page
+}
+
+// plan decides which rows a collection request gets.
+func (s *Server) plan(q *query) (page, error) {
+	s.mu.RLock()
+	all := s.matches(q)
+	s.mu.RUnlock()
+	total := len(all)
+	window := all[min(q.skip, len(all)):]
+	if q.top >= 0 && q.top < len(window) {
+		window = window[:q.top]
+	}
+	ps := q.pageSize
+	var tok pageToken
+	if q.skiptoken != "" {
+		var err error
+		if tok, err = decodeToken(q.skiptoken); err != nil {
+			return page{}, err
+		}
+	}
+	switch q.paging {
+	case "snapshot":
+		return s.planSnapshot(q, window, total, tok)
+	case "cursor":
+		start := 0
+		if tok.Cursor != nil {
+			if idle := s.now().Sub(time.UnixMilli(tok.Issued)); idle > s.opts.SnapshotIdle {
+				return page{}, &queryError{status: http.StatusInternalServerError, code: "COE_GENERAL_SERVER_FAILURE",
+					msg: "[COE0019][CUR]Cursor expired for current pagination query, pls relaunch query and start from 1st page"}
+			}
+			last := int32(*tok.Cursor)
+			start = sort.Search(len(window), func(i int) bool { return window[i] > last })
+		}
+		end := min(start+ps, len(window))
+		p := page{index: tok.Page, rows: window[start:end], total: total}
+		if end < len(window) {
+			c := int(window[end-1])
+			p.next = encodeToken(pageToken{Cursor: &c, Page: tok.Page + 1, Issued: s.now().UnixMilli()})
+		}
+		return p, nil
+	}
+	start := min(tok.StartRow, len(window))
+	end := min(start+ps, len(window))
+	p := page{index: start / ps, rows: window[start:end], total: total}
+	if end < len(window) {
+		p.next = encodeToken(pageToken{StartRow: end, EndRow: end + ps})
+	}
+	return p, nil
+}
+
+func (s *Server) planSnapshot(q *query, window []int32, total int, tok pageToken) (page, error) {
+	now := s.now()
+	s.pageMu.Lock()
+	defer s.pageMu.Unlock()
+	var snap *snapshot
+	id := tok.Snapshot
+	if id == "" {
+		snap = &snapshot{rows: append([]int32(nil), window...), pageSize: q.pageSize}
+		var b [12]byte
+		rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	} else {
+		snap = s.snapshots[id]
+		if snap == nil {
+			return page{}, snapshotLost()
+		}
+		if now.Sub(snap.last) > s.opts.SnapshotIdle {
+			delete(s.snapshots, id)
+			return page{}, snapshotLost()
+		}
+	}
+	snap.last = now
+	ps := snap.pageSize
+	start := min(tok.Page*ps, len(snap.rows))
+	end := min(start+ps, len(snap.rows))
+	p := page{index: tok.Page, rows: snap.rows[start:end], total: total}
+	if tok.Snapshot != "" {
+		p.total = len(snap.rows)
+	}
+	if end < len(snap.rows) {
+		s.snapshots[id] = snap
+		p.next = encodeToken(pageToken{Snapshot: id, Page: tok.Page + 1})
+	} else {
+		// SF drops the snapshot once its last page is served.
+		delete(s.snapshots, id)
+	}
+	return p, nil
+}
+
+// nextURL is the request URL with its $skiptoken replaced.
+func nextURL(base string, r *http.Request, skiptoken string) string {
+	var b strings.Builder
+	b.WriteString(base)
+	b.WriteString(r.URL.EscapedPath())
+	b.WriteByte('?')
+	n := 0
+	for _, part := range strings.Split(r.URL.RawQuery, "&") {
+		if part == "" || strings.HasPrefix(part, "$skiptoken=") || strings.HasPrefix(part, "%24skiptoken=") {
+			continue
+		}
+		if n > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(part)
+		n++
+	}
+	if n > 0 {
+		b.WriteByte('&')
+	}
+	b.WriteString("$skiptoken=")
+	b.WriteString(url.QueryEscape(skiptoken))
+	return b.String()
+}
+
+// pageRow is a row to render together with its expanded navigations.
+type pageRow struct {
+	row []any
+	exp [][]any
+}
+
+// collect copies the rows of a page, with the targets of $expand, so that
+// rendering needs no lock.
+func (s *Server) collect(q *query, idx []int32) []pageRow {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]pageRow, 0, len(idx))
+	for _, i := range idx {
+		if q.es.deleted[int(i)] {
+			continue
+		}
+		pr := pageRow{row: q.es.row(int(i))}
+		for _, nav := range q.expand {
+			pr.exp = append(pr.exp, s.resolve(q, pr.row, nav))
+		}
+		out = append(out, pr)
+	}
+	return out
+}
+
+func (s *Server) serveCollection(w *statusRecorder, r *http.Request, q *query) {
+	p, err := s.plan(q)
+	if err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	base := baseOf(r)
+	f := s.takeFault(q.es.name, p.index)
+	if f != nil && f.before(w, r) {
+		return
+	}
+	rows := s.collect(q, p.rows)
+	next := ""
+	if p.next != "" {
+		next = nextURL(base, r, p.next)
+	}
+	if f != nil {
+		switch f.Kind {
+		case FaultForeignNext:
+			host := f.NextHost
+			if host == "" {
+				host = "sfsim-other.invalid"
+			}
+			u, _ := url.Parse(nextURL(base, r, p.next))
+			u.Host = host
+			next = u.String()
+		case FaultLoopNext:
+			next = base + r.URL.RequestURI()
+		case FaultEmptyPage:
+			rows = nil
+			next = base + r.URL.RequestURI()
+		}
+	}
+	if f != nil && (f.Kind == FaultTruncate || f.Kind == FaultReset) {
+		var buf bytes.Buffer
+		bw := bufio.NewWriter(&buf)
+		s.writePage(bw, base, q, rows, p.total, next)
+		bw.Flush()
+		f.cut(w, buf.Bytes())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json;charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	s.writePage(bw, base, q, rows, p.total, next)
+	bw.Flush()
+}
+
+func (s *Server) writePage(bw *bufio.Writer, base string, q *query, rows []pageRow, total int, next string) {
+	b := make([]byte, 0, 16<<10)
+	b = append(b, `{"d":{`...)
+	if q.inlinecount {
+		b = append(b, `"__count":"`...)
+		b = strconv.AppendInt(b, int64(total), 10)
+		b = append(b, `",`...)
+	}
+	b = append(b, `"results":[`...)
+	bw.Write(b)
+	for n, pr := range rows {
+		b = b[:0]
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = s.appendRecord(b, base, q.es, pr.row, q.sel, q.selNav, q.expand, pr.exp)
+		bw.Write(b)
+	}
+	b = append(b[:0], ']')
+	if next != "" {
+		b = append(b, `,"__next":`...)
+		b = appendJSONString(b, next)
+	}
+	b = append(b, "}}"...)
+	bw.Write(b)
+}
+
+// appendRecord renders one record: __metadata, the selected properties in
+// metadata order, then navigation properties as __deferred stubs or, when
+// expanded, as the target record (null when there is none).
+func (s *Server) appendRecord(b []byte, base string, es *entitySet, row []any, sel []int, selNav, expand []string, exp [][]any) []byte {
+	uriStart := len(b)
+	b = append(b, base...)
+	b = append(b, "/odata/v2/"...)
+	b = append(b, es.name...)
+	b = es.appendKeyPredicate(b, row)
+	uri := string(b[uriStart:])
+	b = b[:uriStart]
+	b = append(b, `{"__metadata":{"uri":`...)
+	b = appendJSONString(b, uri)
+	b = append(b, `,"type":"SFOData.`...)
+	b = append(b, es.typ.name...)
+	b = append(b, `"}`...)
+	props := es.typ.props
+	if sel == nil {
+		for i, p := range props {
+			b = appendField(b, p, row[i])
+		}
+	} else {
+		for _, i := range sel {
+			b = appendField(b, props[i], row[i])
+		}
+	}
+	navs := es.typ.navs
+	if selNav != nil {
+		navs = selNav
+	}
+	for _, nav := range navs {
+		b = append(b, ',')
+		b = appendJSONString(b, nav)
+		b = append(b, ':')
+		if x := indexOf(expand, nav); x >= 0 {
+			if t := exp[x]; t != nil {
+				target := s.sets[es.expand[nav].set]
+				b = s.appendRecord(b, base, target, t, nil, []string{}, nil, nil)
+			} else {
+				b = append(b, "null"...)
+			}
+			continue
+		}
+		b = append(b, `{"__deferred":{"uri":`...)
+		b = appendJSONString(b, uri+"/"+nav)
+		b = append(b, "}}"...)
+	}
+	return append(b, '}')
+}
+
+func appendField(b []byte, p property, v any) []byte {
+	b = append(b, ',', '"')
+	b = append(b, p.name...)
+	b = append(b, '"', ':')
+	return appendValue(b, p, v)
+}
+
+func indexOf(xs []string, x string) int {
+	for i, v := range xs {
+		if v == x {
+			return i
+		}
+	}
+	return -1
+}
