@@ -3,7 +3,6 @@ package connector
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -12,27 +11,6 @@ import (
 	"github.com/techwolf/sfconnector/runstate"
 	"github.com/techwolf/sfconnector/staging"
 )
-
-// TenantConfig holds one installation's settings, with the field names of
-// the seed's value mapping.
-type TenantConfig struct {
-	SFAddress        string `json:"SF_address"`
-	SFCredentialName string `json:"SF_credential_name"`
-	S3Bucket         string `json:"S3_bucket"`
-	S3Region         string `json:"S3_region"`
-	S3BasePath       string `json:"S3_base_path"`
-	S3AccessKeyAlias string `json:"S3_access_key_alias"`
-	S3SecretKeyAlias string `json:"S3_secret_key_alias"`
-	S3Endpoint       string `json:"S3_endpoint,omitempty"` // S3-compatible servers
-}
-
-// LoadTenantConfig decodes and validates a config; every problem is listed.
-func LoadTenantConfig(r io.Reader) (*TenantConfig, error) { panic("unimplemented") }
-
-// Keystore resolves a name or alias to secret bytes.
-type Keystore interface {
-	Secret(ctx context.Context, name string) ([]byte, error)
-}
 
 // Observer receives run events; every method may be called concurrently.
 type Observer interface {
