@@ -153,9 +153,6 @@ func NewS3Store(ctx context.Context, opts S3Options) (*S3Store, error) {
 		load = append(load, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(opts.AccessKey, opts.SecretKey, "")))
 	}
-	if opts.HTTPClient != nil {
-		load = append(load, config.WithHTTPClient(opts.HTTPClient))
-	}
 	if opts.RetryMaxAttempts > 0 {
 		load = append(load, config.WithRetryMaxAttempts(opts.RetryMaxAttempts))
 	}
@@ -171,6 +168,11 @@ func NewS3Store(ctx context.Context, opts S3Options) (*S3Store, error) {
 			o.BaseEndpoint = aws.String(opts.Endpoint)
 		}
 		o.UsePathStyle = opts.PathStyle
+		if opts.HTTPClient != nil {
+			// Set here, not in the loaded configuration, which would
+			// try to add a CA bundle to it and fail.
+			o.HTTPClient = opts.HTTPClient
+		}
 	})
 	s.desc = "s3://" + opts.Bucket
 	if opts.Endpoint != "" {
