@@ -92,7 +92,7 @@ func (s *signer) build(now time.Time) *etree.Element {
 	sc.CreateAttr("Method", bearerMethod)
 	scd := sc.CreateElement("saml2:SubjectConfirmationData")
 	scd.CreateAttr("NotOnOrAfter", notOnOrAfter)
-	scd.CreateAttr("Recipient", c.TokenURL)
+	scd.CreateAttr("Recipient", c.Recipient)
 
 	cond := a.CreateElement("saml2:Conditions")
 	cond.CreateAttr("NotBefore", samlTime(now.Add(-c.ClockSkew)))

@@ -67,6 +67,7 @@ type Credential struct {
 	Mode IdentifierMode
 
 	Audience  string        // "" means "www.successfactors.com"
+	Recipient string        // SubjectConfirmationData Recipient; "" means TokenURL
 	Issuer    string        // "" means the certificate's common name, else ClientID
 	Lifetime  time.Duration // assertion lifetime; 0 means 10m
 	ClockSkew time.Duration // NotBefore back-dating; 0 means 5m
@@ -173,6 +174,9 @@ func (c Credential) check(now time.Time, allowInsecureLoopback bool) (Credential
 
 	if c.Audience == "" {
 		c.Audience = DefaultAudience
+	}
+	if c.Recipient == "" {
+		c.Recipient = c.TokenURL
 	}
 	if c.Issuer == "" {
 		c.Issuer = c.Certificate.Subject.CommonName

@@ -60,7 +60,8 @@ var (
 	ErrUnknownFormat = errors.New("sfauth: unknown format")
 
 	// ErrCertificateExpired: the certificate is past its NotAfter (or
-	// before its NotBefore).
+	// before its NotBefore). The token endpoint's answer for an expired
+	// client certificate is an *Error of this kind.
 	ErrCertificateExpired = errors.New("sfauth: certificate expired")
 
 	// ErrInsecureTokenURL: a token URL that is not https (plain http is
@@ -130,6 +131,8 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, ": user not found with identifier mode %s", e.Mode)
 	case ErrInvalidCompany:
 		fmt.Fprintf(&b, ": company id %q not known at host %s (company ids are case-sensitive; check the data-centre host)", e.CompanyID, e.Host)
+	case ErrCertificateExpired:
+		fmt.Fprintf(&b, ": the certificate registered for client_id %q has expired; register a new one", e.ClientID)
 	case ErrRateLimited:
 		b.WriteString(": rate limited")
 	case ErrServer:

@@ -242,6 +242,8 @@ func classify(status int, code, msg string) error {
 	switch {
 	case has("signature"):
 		return ErrSignatureRejected
+	case has("certificate has expired", "certificate expired", "certificate is expired"):
+		return ErrCertificateExpired
 	case has("company"):
 		return ErrInvalidCompany
 	case has("invalid user", "user not found", "unknown user", "no such user", "user does not exist", "user is inactive"):
