@@ -116,6 +116,14 @@ func (s *Server) parseQuery(es *entitySet, vals url.Values) (*query, error) {
 			q.expand = append(q.expand, name)
 		}
 	}
+	if q.selNav != nil {
+		// An expanded navigation is rendered even when $select omits it.
+		for _, nav := range q.expand {
+			if indexOf(q.selNav, nav) < 0 {
+				q.selNav = append(q.selNav, nav)
+			}
+		}
+	}
 	if f := strings.TrimSpace(vals.Get("$filter")); f != "" {
 		pred, err := parseFilter(es, f)
 		if err != nil {

@@ -31,6 +31,7 @@ import (
 //	401 "Unable to verify the signature of the SAML assertion. ..."
 //	                                                       no, bad or foreign signature
 //	401 "SAML assertion validation failed: the client certificate has expired"
+//	401 "SAML assertion validation failed: the client certificate is not yet valid"
 //	401 "SAML assertion validation failed: missing Issuer"
 //	401 "SAML assertion validation failed: the assertion has expired"
 //	                                                       Conditions or SubjectConfirmationData NotOnOrAfter passed
@@ -46,6 +47,7 @@ const (
 	msgUnknownClient   = "Invalid client_id: the API key is not registered"
 	msgBadSignature    = "Unable to verify the signature of the SAML assertion. Please ensure that the assertion has a signature and the key pairs match the client ID"
 	msgCertExpired     = "SAML assertion validation failed: the client certificate has expired"
+	msgCertNotYetValid = "SAML assertion validation failed: the client certificate is not yet valid"
 	msgNoIssuer        = "SAML assertion validation failed: missing Issuer"
 	msgExpired         = "SAML assertion validation failed: the assertion has expired"
 	msgNotYetValid     = "SAML assertion validation failed: the assertion is not yet valid"
@@ -191,6 +193,9 @@ func (s *Server) verifyAssertion(el *etree.Element, cert *x509.Certificate, clie
 	skew := s.opts.ClockSkew
 	if now.After(cert.NotAfter) {
 		return "", 401, msgCertExpired
+	}
+	if now.Before(cert.NotBefore) {
+		return "", 401, msgCertNotYetValid
 	}
 	vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}})
 	vc.Clock = dsig.NewFakeClockAt(now)
@@ -412,7 +417,10 @@ func (s *Server) NewCredential(baseURL string) Credential {
 	if err != nil {
 		panic("sfsim: generating a key: " + err.Error())
 	}
-	return s.newCredential(baseURL, key, time.Now().Add(-time.Hour), time.Now().Add(10*365*24*time.Hour))
+	// A wide validity window, so that tests may set Options.Now far from
+	// the wall clock.
+	return s.newCredential(baseURL, key, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Now().AddDate(20, 0, 0))
 }
 
 func (s *Server) newCredential(baseURL string, key *rsa.PrivateKey, notBefore, notAfter time.Time) Credential {
