@@ -44,12 +44,13 @@ func main() {
 		runID    = flag.String("run", "", "read this run (default: the newest done run)")
 		wait     = flag.Duration("wait", 10*time.Minute, "how long to wait for the run to end")
 		poll     = flag.Duration("poll", 2*time.Second, "how often to look at the run state")
+		insecure = flag.Bool("insecure-loopback", false, "allow a plain-HTTP S3_endpoint on 127.0.0.1")
 	)
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, source{*dir, *config, *keystore, *basePath}, *dataType, *runID, *wait, *poll); err != nil {
+	if err := run(ctx, source{*dir, *config, *keystore, *basePath, *insecure}, *dataType, *runID, *wait, *poll); err != nil {
 		fmt.Fprintln(os.Stderr, "ingest:", err)
 		os.Exit(1)
 	}

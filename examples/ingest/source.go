@@ -1,11 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
+	"strings"
 
 	"github.com/techwolf/sfconnector/connector"
 	"github.com/techwolf/sfconnector/staging"
@@ -15,6 +14,7 @@ import (
 // of a tenant config.
 type source struct {
 	dir, config, keystore, basePath string
+	insecureLoopback                bool // permit an http S3_endpoint on loopback
 }
 
 func (s source) open(ctx context.Context) (staging.Store, staging.Layout, error) {
@@ -25,7 +25,9 @@ func (s source) open(ctx context.Context) (staging.Store, staging.Layout, error)
 			return nil, staging.Layout{}, err
 		}
 		defer f.Close()
-		if tenant, err = connector.LoadTenantConfig(f); err != nil {
+		if tenant, err = connector.LoadTenantConfigOptions(f, connector.ConfigOptions{
+			AllowInsecureLoopback: s.insecureLoopback,
+		}); err != nil {
 			return nil, staging.Layout{}, err
 		}
 	}
@@ -42,15 +44,15 @@ func (s source) open(ctx context.Context) (staging.Store, staging.Layout, error)
 		if s.keystore == "" {
 			return nil, layout, errors.New("-keystore is required with -config")
 		}
-		store, err := tenantStore(ctx, tenant, s.keystore)
+		store, err := tenantStore(ctx, tenant, s.keystore, s.insecureLoopback)
 		return store, layout, err
 	}
 	return nil, layout, errors.New("say where the runs are: -dir DIR, or -config and -keystore")
 }
 
 // tenantStore opens the tenant's bucket with the S3 keys from the keystore.
-func tenantStore(ctx context.Context, cfg *connector.TenantConfig, keystore string) (staging.Store, error) {
-	ks := dirKeystore(keystore)
+func tenantStore(ctx context.Context, cfg *connector.TenantConfig, keystore string, allowHTTP bool) (staging.Store, error) {
+	ks := connector.DirKeystore{Dir: keystore}
 	access, err := ks.Secret(ctx, cfg.S3AccessKeyAlias)
 	if err != nil {
 		return nil, err
@@ -64,23 +66,8 @@ func tenantStore(ctx context.Context, cfg *connector.TenantConfig, keystore stri
 		Region:    cfg.S3Region,
 		Endpoint:  cfg.S3Endpoint,
 		PathStyle: cfg.S3Endpoint != "",
-		AccessKey: string(access),
-		SecretKey: string(secret),
+		AllowHTTP: allowHTTP,
+		AccessKey: strings.TrimSpace(string(access)),
+		SecretKey: strings.TrimSpace(string(secret)),
 	})
-}
-
-// dirKeystore reads the secret called name from the file DIR/name.
-type dirKeystore string
-
-func (d dirKeystore) Secret(_ context.Context, name string) ([]byte, error) {
-	root, err := os.OpenRoot(string(d))
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	b, err := root.ReadFile(name)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: no secret %q", name)
-	}
-	return bytes.TrimSpace(b), nil
 }
