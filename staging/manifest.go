@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -54,9 +55,14 @@ func (m *Manifest) Check() error {
 		return fmt.Errorf("staging: manifest: %w", err)
 	}
 	var records, size int64
+	within := "/" + m.DataType + "/" + m.RunID + "/pages/"
 	for _, p := range m.Pages {
 		if err := CheckKey(p.Key); err != nil {
 			return fmt.Errorf("staging: manifest page: %w", err)
+		}
+		// A page of another run must never be ingested as this run's.
+		if !strings.Contains("/"+p.Key, within) {
+			return fmt.Errorf("staging: manifest page %q is not a page of run %s", p.Key, m.RunID)
 		}
 		records += p.Records
 		size += p.Bytes

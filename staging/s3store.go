@@ -78,7 +78,7 @@ func (o S3Options) String() string {
 		secret = "[redacted]"
 	}
 	return fmt.Sprintf("staging.S3Options{Bucket:%q Region:%q Endpoint:%q PathStyle:%t AccessKey:%q SecretKey:%s SSE:%q Checksum:%q}",
-		o.Bucket, o.Region, o.Endpoint, o.PathStyle, o.AccessKey, secret, o.SSE, o.Checksum)
+		o.Bucket, o.Region, redactURL(o.Endpoint), o.PathStyle, o.AccessKey, secret, o.SSE, o.Checksum)
 }
 
 // GoString is String, so that %#v hides the secret key too.
@@ -176,9 +176,18 @@ func NewS3Store(ctx context.Context, opts S3Options) (*S3Store, error) {
 	})
 	s.desc = "s3://" + opts.Bucket
 	if opts.Endpoint != "" {
-		s.desc += " at " + opts.Endpoint
+		s.desc += " at " + redactURL(opts.Endpoint)
 	}
 	return s, nil
+}
+
+// redactURL hides a password in an endpoint URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 func checkEndpoint(endpoint string, allowHTTP bool) error {
@@ -187,7 +196,10 @@ func checkEndpoint(endpoint string, allowHTTP bool) error {
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("staging: s3: endpoint %q is not an absolute URL", endpoint)
+		return fmt.Errorf("staging: s3: endpoint %q is not an absolute URL", redactURL(endpoint))
+	}
+	if u.User != nil {
+		return fmt.Errorf("staging: s3: endpoint %q: credentials belong in AccessKey and SecretKey", u.Redacted())
 	}
 	switch u.Scheme {
 	case "https":
@@ -197,9 +209,9 @@ func checkEndpoint(endpoint string, allowHTTP bool) error {
 		if allowHTTP && (u.Hostname() == "localhost" || ip != nil && ip.IsLoopback()) {
 			return nil
 		}
-		return fmt.Errorf("staging: s3: endpoint %q: plain http only on loopback with AllowHTTP", endpoint)
+		return fmt.Errorf("staging: s3: endpoint %q: plain http only on loopback with AllowHTTP", u.Redacted())
 	}
-	return fmt.Errorf("staging: s3: endpoint %q: want https", endpoint)
+	return fmt.Errorf("staging: s3: endpoint %q: want https", u.Redacted())
 }
 
 // String names the bucket and endpoint.

@@ -47,15 +47,20 @@ func TestS3OptionsRefused(t *testing.T) {
 		{"plain http elsewhere with AllowHTTP", staging.S3Options{Bucket: "b", Endpoint: "http://10.0.0.1:9000", AllowHTTP: true}},
 		{"other scheme", staging.S3Options{Bucket: "b", Endpoint: "ftp://s3.example.net"}},
 		{"relative endpoint", staging.S3Options{Bucket: "b", Endpoint: "s3.example.net"}},
+		{"credentials in endpoint", staging.S3Options{Bucket: "b", Endpoint: "https://user:hunter2@s3.example.net"}},
 		{"unknown SSE", staging.S3Options{Bucket: "b", SSE: "rot13"}},
 		{"KMS key without KMS", staging.S3Options{Bucket: "b", SSE: "AES256", KMSKeyID: "k"}},
 		{"unknown checksum", staging.S3Options{Bucket: "b", Checksum: "MD4"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := staging.NewS3Store(context.Background(), tc.opts); err == nil {
+			_, err := staging.NewS3Store(context.Background(), tc.opts)
+			switch {
+			case err == nil:
 				t.Error("accepted")
-			} else if !strings.HasPrefix(err.Error(), "staging: ") {
+			case !strings.HasPrefix(err.Error(), "staging: "):
 				t.Errorf("error %q lacks the package prefix", err)
+			case strings.Contains(err.Error(), "hunter2"):
+				t.Errorf("password in error %q", err)
 			}
 		})
 	}
