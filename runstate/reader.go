@@ -20,7 +20,8 @@ var (
 	// ErrNotDone means a run's records were asked for before it was done.
 	ErrNotDone = errors.New("runstate: run is not done")
 
-	// ErrBadManifest means a done run's manifest does not belong to it.
+	// ErrBadManifest means a done run's manifest is not valid JSON, is
+	// inconsistent, or does not belong to the run and its last attempt.
 	ErrBadManifest = errors.New("runstate: manifest does not match the run")
 )
 
@@ -148,9 +149,10 @@ func (r *Reader) Wait(ctx context.Context, dataType, runID string, poll time.Dur
 // in manifest order, each record once. Every page is read whole and
 // checked (size, SHA-256, record count, one JSON value a line) before any
 // of its records is yielded; a bad or missing page ends the sequence with
-// a [*PageError]. A run not in state done gets [ErrNotDone]; a manifest of
-// another run or attempt, or listing a key outside that attempt's pages,
-// gets [ErrBadManifest]. Memory holds one page at a time.
+// a [*PageError]. A run not in state done gets [ErrNotDone]; a missing
+// manifest an error matching [staging.ErrNotFound]; a manifest that is
+// broken, of another run or attempt, or lists a key outside that attempt's
+// pages, [ErrBadManifest]. Memory holds one page at a time.
 func (r *Reader) Records(ctx context.Context, rec *Record) iter.Seq2[json.RawMessage, error] {
 	return func(yield func(json.RawMessage, error) bool) {
 		m, err := r.manifest(ctx, rec)
@@ -177,6 +179,10 @@ func (r *Reader) Records(ctx context.Context, rec *Record) iter.Seq2[json.RawMes
 	}
 }
 
+// maxManifestSize bounds a manifest read back; a run of a million pages
+// stays well below it.
+const maxManifestSize = 256 << 20
+
 // manifest loads the manifest of a done run and checks that it belongs to
 // the run and its last attempt.
 func (r *Reader) manifest(ctx context.Context, rec *Record) (*staging.Manifest, error) {
@@ -187,9 +193,16 @@ func (r *Reader) manifest(ctx context.Context, rec *Record) (*staging.Manifest, 
 	if err != nil {
 		return nil, fmt.Errorf("runstate: %w", err)
 	}
-	m, err := staging.ReadManifest(ctx, r.store, key)
+	data, _, err := readObject(ctx, r.store, key, maxManifestSize)
 	if err != nil {
-		return nil, fmt.Errorf("runstate: run %s: %w", rec.RunID, err)
+		return nil, fmt.Errorf("runstate: run %s: read manifest %s: %w", rec.RunID, key, err)
+	}
+	m := new(staging.Manifest)
+	if err := json.Unmarshal(data, m); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadManifest, key, err)
+	}
+	if err := m.Check(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadManifest, key, err)
 	}
 	if m.RunID != rec.RunID || m.DataType != rec.DataType || m.Attempt != rec.Attempt {
 		return nil, fmt.Errorf("%w: %s is of %s/%s attempt %d, the run is %s/%s attempt %d",

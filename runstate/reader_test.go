@@ -340,6 +340,14 @@ func TestRecordsRefuses(t *testing.T) {
 		}
 	})
 
+	t.Run("manifest not JSON", func(t *testing.T) {
+		rec, _ := doneRun(t, tr, s, staging.Layout{}, 5, 5)
+		put(t, s, "employees/"+rec.RunID+"/manifest.json", []byte(`{"schema":1,`))
+		if _, err := collect(t, reader, rec); !errors.Is(err, ErrBadManifest) {
+			t.Fatalf("want ErrBadManifest, got %v", err)
+		}
+	})
+
 	t.Run("no manifest", func(t *testing.T) {
 		rec, _ := doneRun(t, tr, s, staging.Layout{}, 5, 5)
 		if err := s.Delete(ctx, "employees/"+rec.RunID+"/manifest.json"); err != nil {
@@ -363,6 +371,8 @@ func TestRecordsRefuses(t *testing.T) {
 		"listing the state record": func(m *staging.Manifest, rec *Record) {
 			m.Pages[0].Key = "employees/" + rec.RunID + "/state.json"
 		},
+		"with wrong totals": func(m *staging.Manifest, rec *Record) { m.Records++ },
+		"of schema 2":       func(m *staging.Manifest, rec *Record) { m.Schema = 2 },
 		"listing a nested key": func(m *staging.Manifest, rec *Record) {
 			m.Pages[0].Key = strings.Replace(m.Pages[0].Key, "/pages/2/", "/pages/2/x/", 1)
 		},
@@ -380,12 +390,12 @@ func TestRecordsRefuses(t *testing.T) {
 			rec.Attempt, m.Attempt = 2, 2
 			m.Pages[0].Key = strings.Replace(m.Pages[0].Key, "/pages/1/", "/pages/2/", 1)
 			edit(m, rec)
-			if err := s.Delete(ctx, key); err != nil {
+			// Stored around WriteManifest, which would refuse some.
+			data, err := json.Marshal(m)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if err := staging.WriteManifest(ctx, s, key, m); err != nil {
-				t.Fatal(err)
-			}
+			put(t, s, key, data)
 			if _, err := collect(t, reader, rec); !errors.Is(err, ErrBadManifest) {
 				t.Fatalf("want ErrBadManifest, got %v", err)
 			}
