@@ -1,0 +1,443 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/techwolf/sfconnector/odata"
+	"github.com/techwolf/sfconnector/runstate"
+	"github.com/techwolf/sfconnector/staging"
+)
+
+// RunHeader is the request header that tells SF (and its logs) which run,
+// attempt and worker sent an OData request: "runID/attempt/workerID".
+const RunHeader = "X-SFConnector-Run"
+
+// finalWriteTimeout bounds the last state write of a run whose context
+// ended, so that a cancelled run is still recorded as such.
+const finalWriteTimeout = 30 * time.Second
+
+// work claims run and works it to its end. inline runs belong to a
+// caller waiting in Run: if the caller gives up, the run is recorded as
+// cancelled. Queue runs cut short by shutdown are left to expire.
+func (c *Connector) work(ctx context.Context, run *runstate.Run, inline bool) (*runstate.Record, error) {
+	if err := c.tracker.Claim(ctx, run, c.workerID, c.opts.Lease); err != nil {
+		if errors.Is(err, runstate.ErrNotClaimable) || errors.Is(err, runstate.ErrConflict) ||
+			errors.Is(err, runstate.ErrIllegalTransition) {
+			return nil, fmt.Errorf("%w: %w", errNotOurs, err)
+		}
+		if inline {
+			rec, ferr := c.finish(ctx, run, storageErr(err), nil, time.Now())
+			return rec, ferr
+		}
+		return nil, storageErr(err)
+	}
+	rec := run.Record
+	start := time.Now()
+	log := c.log.With("run_id", rec.RunID, "data_type", rec.DataType,
+		"attempt", rec.Attempt, "worker_id", c.workerID)
+	log.Info("run started", "mode", rec.Mode)
+	c.obs.RunStarted(RunEvent{RunID: rec.RunID, DataType: rec.DataType, Attempt: rec.Attempt,
+		WorkerID: c.workerID, Status: runstate.Running})
+
+	hb := c.tracker.StartHeartbeat(ctx, run, c.opts.Heartbeat, c.opts.Lease)
+	res, err := c.extract(hb.Context(), hb, rec, log)
+	if err == nil {
+		err = c.commitManifest(hb.Context(), rec, res)
+	}
+	run, lost := hb.Stop()
+	if lost != nil {
+		return c.lost(ctx, rec, res, lost, start, log)
+	}
+	if err != nil && ctx.Err() != nil && !inline {
+		log.Info("run left for another worker to take over", "err", err)
+		return nil, err
+	}
+	return c.finish(ctx, run, err, res, start)
+}
+
+// finish writes the final state: done with the manifest, or failed with
+// the error's kind.
+func (c *Connector) finish(ctx context.Context, run *runstate.Run, runErr error, res *result, start time.Time) (*runstate.Record, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalWriteTimeout)
+	defer cancel()
+	rec := run.Record
+	log := c.log.With("run_id", rec.RunID, "data_type", rec.DataType, "attempt", rec.Attempt)
+	if res == nil {
+		res = &result{}
+	}
+
+	var kind ErrorKind
+	err := c.tracker.Update(ctx, run, func(r *runstate.Record) {
+		r.Pages, r.Records, r.Bytes = int64(len(res.pages)), res.records, res.bytes
+		r.Checkpoint = ""
+		if runErr == nil {
+			r.Status = runstate.Done
+			r.Manifest = res.manifest
+			return
+		}
+		kind = kindOf(runErr)
+		r.Status = runstate.Failed
+		r.Error = &runstate.ErrorInfo{Kind: string(kind), Message: truncate(runErr.Error(), 2000)}
+	})
+	if err != nil {
+		if errors.Is(err, runstate.ErrConflict) {
+			// Cancelled or taken over between the last heartbeat and now.
+			return c.lost(ctx, rec, res, err, start, log)
+		}
+		log.Error("final state not written", "err", err)
+		return nil, storageErr(fmt.Errorf("connector: final state of run %s: %w", rec.RunID, err))
+	}
+
+	ev := RunEvent{RunID: rec.RunID, DataType: rec.DataType, Attempt: rec.Attempt, WorkerID: c.workerID,
+		Status: run.Record.Status, Pages: int64(len(res.pages)), Records: res.records,
+		Duplicates: res.dups, Elapsed: time.Since(start)}
+	if runErr != nil {
+		runErr = &RunError{RunID: rec.RunID, DataType: rec.DataType, Kind: kind, Err: runErr}
+		ev.Err = runErr
+		log.Error("run failed", "kind", string(kind), "err", runErr, "elapsed", ev.Elapsed)
+	} else {
+		log.Info("run done", "pages", ev.Pages, "records", ev.Records,
+			"duplicates", ev.Duplicates, "elapsed", ev.Elapsed)
+	}
+	c.obs.RunFinished(ev)
+	out := run.Record.Clone()
+	return &out, runErr
+}
+
+// lost handles a run this worker no longer holds: cancelled by Cancel, or
+// taken over after the lease ran out. Nothing more is written.
+func (c *Connector) lost(ctx context.Context, rec runstate.Record, res *result, why error, start time.Time, log *slog.Logger) (*runstate.Record, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalWriteTimeout)
+	defer cancel()
+	cur, err := c.tracker.Get(ctx, rec.DataType, rec.RunID)
+	if err == nil && cur.Record.Status == runstate.Failed && cur.Record.Error != nil &&
+		cur.Record.Error.Kind == string(KindCancelled) {
+		log.Info("run cancelled while running")
+		runErr := &RunError{RunID: rec.RunID, DataType: rec.DataType, Kind: KindCancelled, Err: errCancelled}
+		ev := RunEvent{RunID: rec.RunID, DataType: rec.DataType, Attempt: rec.Attempt, WorkerID: c.workerID,
+			Status: runstate.Failed, Err: runErr, Elapsed: time.Since(start)}
+		if res != nil {
+			ev.Pages, ev.Records, ev.Duplicates = int64(len(res.pages)), res.records, res.dups
+		}
+		c.obs.RunFinished(ev)
+		out := cur.Record.Clone()
+		return &out, runErr
+	}
+	log.Warn("run lost to another worker", "err", why)
+	return nil, fmt.Errorf("%w: %w", errNotOurs, why)
+}
+
+// result is what one pass over the pages produced.
+type result struct {
+	pages    []staging.PageEntry
+	records  int64
+	bytes    int64
+	dups     int64
+	query    string // the first page's URL
+	manifest string // key of the manifest, once written
+}
+
+// extract reads the data type's pages and stages them. A lost snapshot
+// starts the read over once.
+func (c *Connector) extract(ctx context.Context, hb *runstate.Heartbeat, rec runstate.Record, log *slog.Logger) (*result, error) {
+	dt, ok := c.catalog.lookup(rec.DataType)
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownDataType, rec.DataType)
+	}
+	q := dt.Query()
+	if rec.Mode == "incremental" && rec.Since != nil && dt.Modified != "" {
+		lit := odata.DateTimeOffset(*rec.Since)
+		if dt.Properties[dt.Modified].Type == EdmDateTime {
+			lit = odata.DateTime(*rec.Since)
+		}
+		q.Filter = odata.And(q.Filter, odata.Ge(dt.Modified, lit))
+	}
+	client, err := c.client(rec, log)
+	if err != nil {
+		return nil, err
+	}
+	first, err := client.URL(q)
+	if err != nil {
+		return nil, err
+	}
+	if q.Paging == odata.PagingSkip {
+		log.Warn("client-side $skip paging can lose or repeat rows; the run fails if the count changes")
+		q.InlineCount = true
+	}
+
+	written := 0 // the most pages a pass wrote
+	for pass := 1; ; pass++ {
+		res, err := c.pass(ctx, hb, client, dt, q, rec, log)
+		written = max(written, len(res.pages))
+		if err != nil && pass == 1 && odata.KindOf(err) == odata.KindSnapshotLost && ctx.Err() == nil {
+			log.Warn("snapshot lost; reading again from the first page", "err", err)
+			continue
+		}
+		if err != nil {
+			return res, err
+		}
+		// Pages of a lost pass beyond this one's end are not in the
+		// manifest; remove them so nobody mistakes them for data.
+		for seq := len(res.pages); seq < written; seq++ {
+			if key, err := c.layout.PageKey(rec.DataType, rec.RunID, rec.Attempt, seq); err == nil {
+				c.opts.Store.Delete(ctx, key)
+			}
+		}
+		res.query = first
+		return res, nil
+	}
+}
+
+// pass reads every page once. Each page is transformed and deduplicated
+// here, in order, then uploaded by its own goroutine while the next page
+// is fetched; at most PagesInFlight pages are held.
+func (c *Connector) pass(ctx context.Context, hb *runstate.Heartbeat, client *odata.Client, dt *DataType, q odata.Query, rec runstate.Record, log *slog.Logger) (*result, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	res := &result{}
+	var (
+		mu           sync.Mutex // guards res.pages, records, bytes; upErr; lastProgress
+		upErr        error
+		lastProgress = time.Now()
+		wg           sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if upErr == nil {
+			upErr = err
+		}
+		mu.Unlock()
+		cancel(err)
+	}
+	progressEvery := min(time.Second, c.opts.Heartbeat)
+	slots := make(chan struct{}, c.opts.PagesInFlight)
+	tr := dt.Transformer()
+	seen := newKeySet()
+	var line []byte
+	var iterErr error
+
+	for page, err := range client.Pages(ctx, q) {
+		if err != nil {
+			iterErr = err
+			break
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			iterErr = context.Cause(ctx)
+		}
+		if iterErr != nil {
+			break
+		}
+		enc := c.encoders.Get().(*staging.PageEncoder)
+		release := func() { c.encoders.Put(enc); <-slots }
+		enc.Reset()
+
+		var dups int64
+		for i, r := range page.Records {
+			var key []byte
+			line, key, err = tr.Append(line[:0], r)
+			if err != nil {
+				err = fmt.Errorf("page %d, record %d: %w", page.Index, i, err)
+				break
+			}
+			if !seen.add(key) {
+				dups++
+				continue
+			}
+			if err = enc.WriteRecord(line); err != nil {
+				break
+			}
+		}
+		res.dups += dups
+		if dups > 0 {
+			log.Info("repeated records dropped", "page", page.Index, "duplicates", dups)
+		}
+		if err == nil && enc.Records() == 0 {
+			release() // nothing new on this page
+			continue
+		}
+		var (
+			data    []byte
+			records int64
+			sha     string
+			key     string
+		)
+		if err == nil {
+			data, records, sha, err = enc.Finish()
+		}
+		if err == nil {
+			key, err = c.layout.PageKey(rec.DataType, rec.RunID, rec.Attempt, len(res.pages))
+		}
+		if err != nil {
+			release()
+			iterErr = err
+			break
+		}
+
+		mu.Lock()
+		seq := len(res.pages)
+		res.pages = append(res.pages, staging.PageEntry{})
+		mu.Unlock()
+		wg.Go(func() {
+			defer release()
+			entry, err := staging.WritePage(ctx, c.opts.Store, key, data, records, sha)
+			if err != nil {
+				fail(storageErr(err))
+				return
+			}
+			mu.Lock()
+			res.pages[seq] = entry
+			res.records += records
+			res.bytes += entry.Bytes
+			total, size, pages := res.records, res.bytes, int64(len(res.pages))
+			due := time.Since(lastProgress) >= progressEvery
+			if due {
+				lastProgress = time.Now()
+			}
+			mu.Unlock()
+
+			log.Debug("page written", "page", seq, "records", records, "bytes", entry.Bytes)
+			c.obs.PageWritten(PageEvent{RunID: rec.RunID, DataType: rec.DataType, Seq: seq,
+				Records: records, Bytes: entry.Bytes, TotalRecords: total, Duplicates: dups})
+			if due {
+				// A failure here is the heartbeat's to report: a lost
+				// lease cancels the run's context.
+				hb.Progress(func(r *runstate.Record) {
+					r.Pages, r.Records, r.Bytes = pages, total, size
+					r.Checkpoint = fmt.Sprintf("page %d", seq)
+				})
+			}
+		})
+	}
+	wg.Wait()
+
+	mu.Lock()
+	err := upErr
+	mu.Unlock()
+	if err == nil {
+		err = iterErr
+	}
+	if err == nil {
+		err = context.Cause(ctx) // the heartbeat lost the run after the last page
+	}
+	return res, err
+}
+
+// commitManifest writes the manifest of a finished extraction.
+func (c *Connector) commitManifest(ctx context.Context, rec runstate.Record, res *result) error {
+	key, err := c.layout.ManifestKey(rec.DataType, rec.RunID)
+	if err != nil {
+		return err
+	}
+	m := &staging.Manifest{
+		RunID: rec.RunID, DataType: rec.DataType, Attempt: rec.Attempt, Query: res.query,
+		Pages: res.pages, Records: res.records, Bytes: res.bytes, Duplicates: res.dups,
+		Created: time.Now().UTC(),
+	}
+	if m.Pages == nil {
+		m.Pages = []staging.PageEntry{}
+	}
+	err = staging.WriteManifest(ctx, c.opts.Store, key, m)
+	if errors.Is(err, staging.ErrPrecondition) {
+		// An earlier attempt wrote a manifest and died before the state
+		// turned done; that attempt's pages are not ours to list.
+		if derr := c.opts.Store.Delete(ctx, key); derr != nil {
+			return storageErr(derr)
+		}
+		err = staging.WriteManifest(ctx, c.opts.Store, key, m)
+	}
+	if err != nil {
+		return storageErr(err)
+	}
+	res.manifest = key
+	return nil
+}
+
+// client returns an OData client for one run: its requests carry the run
+// header, and retries are reported to the observer.
+func (c *Connector) client(rec runstate.Record, log *slog.Logger) (*odata.Client, error) {
+	hc := *c.opts.SFClient
+	hc.Transport = withRunHeader(hc.Transport, fmt.Sprintf("%s/%d/%s", rec.RunID, rec.Attempt, c.workerID))
+
+	var o odata.Options
+	if c.opts.OData != nil {
+		o = *c.opts.OData
+	}
+	o.AllowInsecureLoopback = o.AllowInsecureLoopback || c.opts.AllowInsecureLoopback
+	if c.opts.Logger != nil {
+		o.Logger = log
+	}
+	prev := o.OnRetry
+	o.OnRetry = func(e odata.RetryEvent) {
+		if prev != nil {
+			prev(e)
+		}
+		log.Warn("request retried", "attempt", e.Attempt, "status", e.Status, "wait", e.Wait, "err", e.Err)
+		c.obs.Retry(RetryEvent{RunID: rec.RunID, DataType: rec.DataType, RetryEvent: e})
+	}
+	return odata.NewClient(c.opts.SFServiceURL, &hc, &o)
+}
+
+// runTransport adds the run header to every request.
+type runTransport struct {
+	base  http.RoundTripper
+	value string
+}
+
+func (t *runTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.Header.Set(RunHeader, t.value)
+	return t.base.RoundTrip(r)
+}
+
+// refreshingRunTransport forwards Refresh, so that odata still finds the
+// credential's Refresher behind the header.
+type refreshingRunTransport struct {
+	runTransport
+	refresher odata.Refresher
+}
+
+func (t *refreshingRunTransport) Refresh(ctx context.Context) error {
+	return t.refresher.Refresh(ctx)
+}
+
+func withRunHeader(base http.RoundTripper, value string) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	t := runTransport{base: base, value: value}
+	if r, ok := base.(odata.Refresher); ok {
+		return &refreshingRunTransport{runTransport: t, refresher: r}
+	}
+	return &t
+}
+
+// keySet remembers the entity keys staged in a run, as 128-bit hashes:
+// 16 bytes a record whatever the key's length.
+type keySet struct {
+	a, b maphash.Seed
+	m    map[[2]uint64]struct{}
+}
+
+func newKeySet() *keySet {
+	return &keySet{a: maphash.MakeSeed(), b: maphash.MakeSeed(), m: map[[2]uint64]struct{}{}}
+}
+
+// add reports whether key is new, and remembers it.
+func (s *keySet) add(key []byte) bool {
+	h := [2]uint64{maphash.Bytes(s.a, key), maphash.Bytes(s.b, key)}
+	if _, dup := s.m[h]; dup {
+		return false
+	}
+	s.m[h] = struct{}{}
+	return true
+}
