@@ -251,7 +251,7 @@ func (s *Server) serveEntity(w *statusRecorder, r *http.Request, q *query, pred,
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriter(w)
 	b := append([]byte(nil), `{"d":`...)
-	b = s.appendRecord(b, baseOf(r), q.es, row, q.sel, q.selNav, q.expand, exp)
+	b = s.appendRecord(b, jsonText(baseOf(r)), q.es, row, q.sel, q.selNav, q.expand, exp)
 	b = append(b, '}')
 	bw.Write(b)
 	bw.Flush()

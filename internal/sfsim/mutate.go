@@ -37,6 +37,7 @@ func (s *Server) Touch(entitySet string, n int) []string {
 			row[p] = now
 		}
 		es.over[i] = row
+		es.forget(i)
 		keys = append(keys, es.keyString(row))
 	}
 	s.changed(es)
@@ -157,7 +158,7 @@ func (s *Server) records(entitySet string, v view) []map[string]any {
 	}
 	s.mu.RUnlock()
 	s.logMu.Lock()
-	base := s.baseURL
+	base := jsonText(s.baseURL)
 	s.logMu.Unlock()
 	out := make([]map[string]any, len(rows))
 	var b []byte

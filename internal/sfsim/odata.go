@@ -259,29 +259,61 @@ func nextURL(base string, r *http.Request, skiptoken string) string {
 	return b.String()
 }
 
-// pageRow is a row to render together with its expanded navigations.
+// pageRow is one rendered record of a page. A template has a 0x00 byte
+// wherever the request's base URL goes; JSON text never holds a raw 0x00,
+// so the byte is unambiguous.
 type pageRow struct {
-	row []any
-	exp [][]any
+	b    []byte
+	tmpl bool
 }
 
-// collect copies the rows of a page, with the targets of $expand, so that
-// rendering needs no lock.
-func (s *Server) collect(q *query, idx []int32) []pageRow {
+// templateBase stands for the base URL in cached renderings.
+const templateBase = "\x00"
+
+// collect renders the rows of a page. Full records come from the render
+// cache; projections and expansions are rendered for the request. Nothing
+// here does I/O, so holding the read lock is brief.
+func (s *Server) collect(q *query, base string, idx []int32) []pageRow {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	es := q.es
 	out := make([]pageRow, 0, len(idx))
+	plain := q.sel == nil && q.selNav == nil && len(q.expand) == 0
+	var exp [][]any
 	for _, i := range idx {
-		if q.es.deleted[int(i)] {
+		if es.deleted[int(i)] {
 			continue
 		}
-		pr := pageRow{row: q.es.row(int(i))}
-		for _, nav := range q.expand {
-			pr.exp = append(pr.exp, s.resolve(q, pr.row, nav))
+		if plain {
+			out = append(out, pageRow{b: s.template(es, int(i)), tmpl: true})
+			continue
 		}
-		out = append(out, pr)
+		row := es.row(int(i))
+		exp = exp[:0]
+		for _, nav := range q.expand {
+			exp = append(exp, s.resolve(q, row, nav))
+		}
+		b := s.appendRecord(nil, base, es, row, q.sel, q.selNav, q.expand, exp)
+		out = append(out, pageRow{b: b})
 	}
 	return out
+}
+
+// template returns the full rendering of row i with the base URL left
+// out, from the cache when it is there. The caller holds s.mu for reading.
+func (s *Server) template(es *entitySet, i int) []byte {
+	cached := i < len(es.cache)
+	if cached {
+		if b := es.cache[i].Load(); b != nil {
+			return *b
+		}
+	}
+	b := s.appendRecord(nil, templateBase, es, es.row(i), nil, nil, nil, nil)
+	if cached && s.cacheUsed.Load() < s.cacheLimit {
+		s.cacheUsed.Add(int64(len(b)))
+		es.cache[i].Store(&b)
+	}
+	return b
 }
 
 func (s *Server) serveCollection(w *statusRecorder, r *http.Request, q *query) {
@@ -295,7 +327,8 @@ func (s *Server) serveCollection(w *statusRecorder, r *http.Request, q *query) {
 	if f != nil && f.before(w, r) {
 		return
 	}
-	rows := s.collect(q, p.rows)
+	jbase := jsonText(base)
+	rows := s.collect(q, jbase, p.rows)
 	next := ""
 	if p.next != "" {
 		next = nextURL(base, r, p.next)
@@ -320,7 +353,7 @@ func (s *Server) serveCollection(w *statusRecorder, r *http.Request, q *query) {
 	if f != nil && (f.Kind == FaultTruncate || f.Kind == FaultReset) {
 		var buf bytes.Buffer
 		bw := bufio.NewWriter(&buf)
-		s.writePage(bw, base, q, rows, p.total, next)
+		writePage(bw, jbase, q, rows, p.total, next)
 		bw.Flush()
 		f.cut(w, buf.Bytes())
 		return
@@ -331,12 +364,18 @@ func (s *Server) serveCollection(w *statusRecorder, r *http.Request, q *query) {
 		return
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
-	s.writePage(bw, base, q, rows, p.total, next)
+	writePage(bw, jbase, q, rows, p.total, next)
 	bw.Flush()
 }
 
-func (s *Server) writePage(bw *bufio.Writer, base string, q *query, rows []pageRow, total int, next string) {
-	b := make([]byte, 0, 16<<10)
+// jsonText is s escaped for use inside a JSON string.
+func jsonText(s string) string {
+	b := appendJSONString(nil, s)
+	return string(b[1 : len(b)-1])
+}
+
+func writePage(bw *bufio.Writer, jbase string, q *query, rows []pageRow, total int, next string) {
+	b := make([]byte, 0, 256)
 	b = append(b, `{"d":{`...)
 	if q.inlinecount {
 		b = append(b, `"__count":"`...)
@@ -346,12 +385,24 @@ func (s *Server) writePage(bw *bufio.Writer, base string, q *query, rows []pageR
 	b = append(b, `"results":[`...)
 	bw.Write(b)
 	for n, pr := range rows {
-		b = b[:0]
 		if n > 0 {
-			b = append(b, ',')
+			bw.WriteByte(',')
 		}
-		b = s.appendRecord(b, base, q.es, pr.row, q.sel, q.selNav, q.expand, pr.exp)
-		bw.Write(b)
+		if !pr.tmpl {
+			bw.Write(pr.b)
+			continue
+		}
+		rec := pr.b
+		for {
+			k := bytes.IndexByte(rec, 0)
+			if k < 0 {
+				bw.Write(rec)
+				break
+			}
+			bw.Write(rec[:k])
+			bw.WriteString(jbase)
+			rec = rec[k+1:]
+		}
 	}
 	b = append(b[:0], ']')
 	if next != "" {
@@ -364,18 +415,17 @@ func (s *Server) writePage(bw *bufio.Writer, base string, q *query, rows []pageR
 
 // appendRecord renders one record: __metadata, the selected properties in
 // metadata order, then navigation properties as __deferred stubs or, when
-// expanded, as the target record (null when there is none).
-func (s *Server) appendRecord(b []byte, base string, es *entitySet, row []any, sel []int, selNav, expand []string, exp [][]any) []byte {
-	uriStart := len(b)
-	b = append(b, base...)
-	b = append(b, "/odata/v2/"...)
-	b = append(b, es.name...)
-	b = es.appendKeyPredicate(b, row)
-	uri := string(b[uriStart:])
-	b = b[:uriStart]
-	b = append(b, `{"__metadata":{"uri":`...)
-	b = appendJSONString(b, uri)
-	b = append(b, `,"type":"SFOData.`...)
+// expanded, as the target record (null when there is none). jbase is the
+// base URL as JSON text.
+func (s *Server) appendRecord(b []byte, jbase string, es *entitySet, row []any, sel []int, selNav, expand []string, exp [][]any) []byte {
+	start := len(b)
+	b = appendJSONString(b, string(es.appendKeyPredicate([]byte("/odata/v2/"+es.name), row)))
+	path := string(b[start+1 : len(b)-1])
+	b = b[:start]
+	b = append(b, `{"__metadata":{"uri":"`...)
+	b = append(b, jbase...)
+	b = append(b, path...)
+	b = append(b, `","type":"SFOData.`...)
 	b = append(b, es.typ.name...)
 	b = append(b, `"}`...)
 	props := es.typ.props
@@ -393,21 +443,24 @@ func (s *Server) appendRecord(b []byte, base string, es *entitySet, row []any, s
 		navs = selNav
 	}
 	for _, nav := range navs {
-		b = append(b, ',')
-		b = appendJSONString(b, nav)
-		b = append(b, ':')
+		b = append(b, ',', '"')
+		b = append(b, nav...)
+		b = append(b, `":`...)
 		if x := indexOf(expand, nav); x >= 0 {
 			if t := exp[x]; t != nil {
 				target := s.sets[es.expand[nav].set]
-				b = s.appendRecord(b, base, target, t, nil, []string{}, nil, nil)
+				b = s.appendRecord(b, jbase, target, t, nil, []string{}, nil, nil)
 			} else {
 				b = append(b, "null"...)
 			}
 			continue
 		}
-		b = append(b, `{"__deferred":{"uri":`...)
-		b = appendJSONString(b, uri+"/"+nav)
-		b = append(b, "}}"...)
+		b = append(b, `{"__deferred":{"uri":"`...)
+		b = append(b, jbase...)
+		b = append(b, path...)
+		b = append(b, '/')
+		b = append(b, nav...)
+		b = append(b, `"}}`...)
 	}
 	return append(b, '}')
 }

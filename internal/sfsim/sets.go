@@ -1,6 +1,9 @@
 package sfsim
 
-import "strings"
+import (
+	"strings"
+	"sync/atomic"
+)
 
 // entitySet is one served entity set: its type, its generator and the
 // changes made to it since New.
@@ -23,6 +26,10 @@ type entitySet struct {
 
 	base int
 	gen  func(es *entitySet, i int) []any
+
+	// cache holds full renderings of generated rows (see Server.template);
+	// nil when caching is off.
+	cache []atomic.Pointer[[]byte]
 
 	// Mutable state, guarded by Server.mu.
 	over    map[int][]any
@@ -120,4 +127,12 @@ func defaultSets(w *world) map[string]*entitySet {
 	ej := m["EmpJob"].typ
 	ej.navs = append(append([]string(nil), ej.navs...), "positionNav", "jobCodeNav", "managerUserNav", "userNav")
 	return m
+}
+
+// forget drops the cached rendering of a changed row; the caller holds
+// Server.mu for writing.
+func (es *entitySet) forget(i int) {
+	if es.cache != nil && i < len(es.cache) {
+		es.cache[i].Store(nil)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,6 +42,11 @@ type Options struct {
 	// layer alone.
 	NoAuth bool
 
+	// RenderCacheBytes bounds the memory kept for pre-rendered records,
+	// which make full-record pages fast; 0 means 256 MiB, negative turns
+	// the cache off. Records beyond the bound are rendered per request.
+	RenderCacheBytes int64
+
 	// SnapshotIdle is how long a snapshot survives between two page
 	// requests; 0 means 15m, as SF documents.
 	SnapshotIdle time.Duration
@@ -67,6 +73,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ClockSkew <= 0 {
 		o.ClockSkew = 2 * time.Minute
+	}
+	if o.RenderCacheBytes == 0 {
+		o.RenderCacheBytes = 256 << 20
 	}
 	if o.SnapshotIdle <= 0 {
 		o.SnapshotIdle = 15 * time.Minute
@@ -97,6 +106,9 @@ type Server struct {
 	sets    map[string]*entitySet
 	touches int
 
+	cacheUsed  atomic.Int64
+	cacheLimit int64
+
 	authMu  sync.Mutex
 	clients map[string]*x509.Certificate
 	tokens  map[string]*accessToken
@@ -121,17 +133,24 @@ type Server struct {
 func New(opts Options) *Server {
 	opts = opts.withDefaults()
 	w := newWorld(opts.Seed, opts.Users)
-	return &Server{
-		opts:      opts,
-		w:         w,
-		sets:      defaultSets(w),
-		clients:   map[string]*x509.Certificate{},
-		tokens:    map[string]*accessToken{},
-		byUser:    map[string]*accessToken{},
-		snapshots: map[string]*snapshot{},
-		results:   map[string]*cachedResult{},
-		baseURL:   "https://sfsim.invalid",
+	s := &Server{
+		opts:       opts,
+		w:          w,
+		sets:       defaultSets(w),
+		cacheLimit: opts.RenderCacheBytes,
+		clients:    map[string]*x509.Certificate{},
+		tokens:     map[string]*accessToken{},
+		byUser:     map[string]*accessToken{},
+		snapshots:  map[string]*snapshot{},
+		results:    map[string]*cachedResult{},
+		baseURL:    "https://sfsim.invalid",
 	}
+	if opts.RenderCacheBytes > 0 {
+		for _, es := range s.sets {
+			es.cache = make([]atomic.Pointer[[]byte], es.base)
+		}
+	}
+	return s
 }
 
 // Handler serves /oauth/token and /odata/v2/.
