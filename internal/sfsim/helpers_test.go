@@ -287,3 +287,11 @@ func mustKey(t testing.TB) *rsa.PrivateKey {
 	}
 	return k
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func equalJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
