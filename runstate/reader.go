@@ -11,6 +11,7 @@ import (
 	"iter"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/techwolf/sfconnector/staging"
@@ -22,7 +23,7 @@ var (
 
 	// ErrBadManifest means a done run's manifest is not valid JSON, is
 	// inconsistent, or does not belong to the run and its last attempt.
-	ErrBadManifest = errors.New("runstate: manifest does not match the run")
+	ErrBadManifest = errors.New("runstate: bad manifest")
 )
 
 // PageError reports a page of a done run that cannot be ingested: missing,
@@ -75,25 +76,67 @@ func (r *Reader) List(ctx context.Context, dataType string) ([]Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runstate: list %s: %w", prefix, err)
 	}
-	var recs []Record
+	var ids []string
 	for _, o := range objs {
 		runID, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, prefix), "/state.json")
-		if !ok || staging.CheckRunID(runID) != nil {
-			continue
+		if ok && staging.CheckRunID(runID) == nil {
+			ids = append(ids, runID)
 		}
-		rec, err := r.Get(ctx, dataType, runID)
-		if errors.Is(err, ErrNotFound) {
-			continue // deleted since the listing
-		}
-		if err != nil {
-			return nil, err
-		}
-		recs = append(recs, *rec)
+	}
+	recs, err := r.getAll(ctx, dataType, ids)
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(recs, func(a, b Record) int {
 		return cmp.Or(b.Created.Compare(a.Created), cmp.Compare(b.RunID, a.RunID))
 	})
 	return recs, nil
+}
+
+// listReads bounds the records [Reader.List] reads at once.
+const listReads = 8
+
+// getAll reads the records of runs, listReads at a time. Runs deleted since
+// the listing are left out.
+func (r *Reader) getAll(ctx context.Context, dataType string, ids []string) ([]Record, error) {
+	readCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	recs := make([]*Record, len(ids))
+	errs := make([]error, len(ids))
+	sem := make(chan struct{}, listReads)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			recs[i], errs[i] = r.Get(readCtx, dataType, id)
+			if errs[i] != nil && !errors.Is(errs[i], ErrNotFound) {
+				cancel() // the listing fails; spare the other reads
+			}
+		})
+	}
+	wg.Wait()
+
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("runstate: list %s: %w", dataType, context.Cause(ctx))
+	}
+	out := make([]Record, 0, len(ids))
+	for i := range ids {
+		switch {
+		case errs[i] == nil:
+			out = append(out, *recs[i])
+		case errors.Is(errs[i], ErrNotFound):
+			// deleted since the listing
+		case !errors.Is(errs[i], context.Canceled):
+			return nil, errs[i]
+		}
+	}
+	if len(out) < len(ids) && readCtx.Err() != nil {
+		// Only cancelled reads failed, so the read that cancelled them
+		// failed with a cancellation too.
+		return nil, fmt.Errorf("runstate: list %s: %w", dataType, context.Canceled)
+	}
+	return out, nil
 }
 
 // LatestDone returns the newest run of dataType in state done, in the order

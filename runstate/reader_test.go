@@ -523,3 +523,59 @@ func TestGetRefusesMisplacedRecord(t *testing.T) {
 		t.Fatal("Get with a bad run id")
 	}
 }
+
+func TestListMany(t *testing.T) {
+	ctx := context.Background()
+	s := dirStore(t)
+	clk := newClock()
+	tr := NewTracker(s, staging.Layout{})
+	tr.Now = clk.Now
+	reader := NewReader(s, staging.Layout{})
+
+	// Runs created in the same instant are ordered by run id.
+	var want []string
+	for i := range 30 {
+		if i%3 == 0 {
+			clk.Advance(time.Second)
+		}
+		run := queued(t, tr)
+		want = append(want, run.Record.RunID)
+	}
+	recs, err := reader.List(ctx, "employees")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != len(want) {
+		t.Fatalf("listed %d runs, want %d", len(recs), len(want))
+	}
+	listed := map[string]bool{}
+	for i, r := range recs {
+		listed[r.RunID] = true
+		if i > 0 {
+			prev := recs[i-1]
+			if prev.Created.Before(r.Created) ||
+				(prev.Created.Equal(r.Created) && prev.RunID < r.RunID) {
+				t.Fatalf("positions %d and %d out of order", i-1, i)
+			}
+		}
+	}
+	for _, id := range want {
+		if !listed[id] {
+			t.Fatalf("%s not listed", id)
+		}
+	}
+	newest := map[string]bool{want[27]: true, want[28]: true, want[29]: true}
+	if !newest[recs[0].RunID] || !newest[recs[1].RunID] || !newest[recs[2].RunID] {
+		t.Fatal("the newest runs are not listed first")
+	}
+
+	bad := "employees/" + newRunID() + "/state.json"
+	put(t, s, bad, []byte(`{"schema":1,"status":"paused"}`))
+	_, err = reader.List(ctx, "employees")
+	if !errors.Is(err, ErrInvalidRecord) || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("List over a broken record: %v", err)
+	}
+	if _, err := reader.List(ctx, "Employees"); err == nil {
+		t.Fatal("List of a bad data type")
+	}
+}
