@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
@@ -233,9 +234,21 @@ func unarmouredBase64(data []byte) ([]byte, bool) {
 	return nil, false
 }
 
+// looksPKCS12 checks the outer shape of a PFX (version 3, then PKCS#7
+// data) without decrypting anything.
 func looksPKCS12(der []byte) bool {
-	_, _, _, err := pkcs12.DecodeChain(der, "")
-	return err == nil || errors.Is(err, pkcs12.ErrIncorrectPassword)
+	var pfx struct {
+		Version  int
+		AuthSafe struct {
+			ContentType asn1.ObjectIdentifier
+			Content     asn1.RawValue `asn1:"tag:0,explicit,optional"`
+		}
+		MacData asn1.RawValue `asn1:"optional"`
+	}
+	if _, err := asn1.Unmarshal(der, &pfx); err != nil {
+		return false
+	}
+	return pfx.Version == 3 && pfx.AuthSafe.ContentType.Equal(asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1})
 }
 
 // detect names what unreadable input looks like, without quoting it.
@@ -268,9 +281,12 @@ func detect(data []byte) string {
 }
 
 func quoteAll(ss []string) string {
+	if len(ss) > 5 {
+		ss = append(ss[:5:5], "…")
+	}
 	q := make([]string, len(ss))
 	for i, s := range ss {
-		q[i] = fmt.Sprintf("%q", s)
+		q[i] = fmt.Sprintf("%q", clip(s, 40))
 	}
 	return strings.Join(q, ", ")
 }
