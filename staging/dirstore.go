@@ -26,9 +26,12 @@ import (
 //   - The ETag is the quoted hex MD5 of the content, as S3 gives for a
 //     single-part upload. It is kept in an extended attribute when the file
 //     system has them, and otherwise computed by reading the file.
-//   - Conditional puts and deletes hold an exclusive flock(2) on a lock
-//     file per key under root/.sfc-locks, so they are correct across
-//     goroutines and processes sharing the directory.
+//   - Puts and deletes hold an exclusive flock(2) on a lock file under
+//     root/.sfc-locks while they check their condition and rename, so
+//     conditional writes are correct across goroutines and processes
+//     sharing the directory. Keys share 256 lock files by hash, which
+//     bounds the files kept; the lock is held only for a stat and a
+//     rename, so the sharing costs next to nothing.
 //   - Keys are checked with [CheckKey]; in addition no segment may start
 //     with ".sfc-" (reserved for the store's own files) or exceed 255
 //     bytes. All file access goes through an [os.Root], so nothing outside
@@ -109,7 +112,7 @@ func (d *DirStore) Put(ctx context.Context, key string, body io.Reader, size int
 	}
 	defer d.root.Remove(tmp) // a no-op once renamed
 
-	unlock, err := d.lock(ctx, key, true)
+	unlock, err := d.lock(ctx, key)
 	if err != nil {
 		return "", err
 	}
@@ -304,7 +307,7 @@ func (d *DirStore) Delete(ctx context.Context, key string) error {
 	if err := checkDirKey(key); err != nil {
 		return err
 	}
-	unlock, err := d.lock(ctx, key, true)
+	unlock, err := d.lock(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -325,17 +328,17 @@ func (d *DirStore) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// lock takes the key's lock file, polling until it is free or ctx ends.
-func (d *DirStore) lock(ctx context.Context, key string, exclusive bool) (unlock func(), err error) {
+// lock takes the lock file of key's stripe, polling until it is free or ctx ends.
+func (d *DirStore) lock(ctx context.Context, key string) (unlock func(), err error) {
 	sum := sha256.Sum256([]byte(key))
-	name := path.Join(lockDir, hex.EncodeToString(sum[:16])+".lock")
+	name := path.Join(lockDir, hex.EncodeToString(sum[:1])+".lock")
 	f, err := d.root.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("staging: lock %q: %w", key, err)
 	}
 	wait := 100 * time.Microsecond
 	for {
-		ok, err := tryLock(f, exclusive)
+		ok, err := tryLock(f)
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("staging: lock %q: %w", key, err)

@@ -8,7 +8,7 @@ import (
 )
 
 // tryLock is not available here: DirStore's conditional puts need flock(2).
-func tryLock(f *os.File, exclusive bool) (bool, error) {
+func tryLock(f *os.File) (bool, error) {
 	return false, errors.New("staging: file locking is not supported on this system")
 }
 
