@@ -248,3 +248,55 @@ func TestS3StoreRetriedConditionalPut(t *testing.T) {
 		t.Errorf("stale put-if-match: err = %v, want ErrPrecondition", err)
 	}
 }
+
+// recordingTransport passes requests on and keeps the headers of each.
+type recordingTransport struct {
+	mu      sync.Mutex
+	headers []http.Header
+}
+
+func (r *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.headers = append(r.headers, req.Header.Clone())
+	r.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func TestS3StoreSendsHeaders(t *testing.T) {
+	srv := s3test.Shared(t)
+	rt := &recordingTransport{}
+	o := srv.Options(srv.NewBucket(t))
+	o.HTTPClient = &http.Client{Transport: rt}
+	o.SSE, o.KMSKeyID, o.Checksum = "aws:kms", "alias/staging", "SHA256"
+	s, err := staging.NewS3Store(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	etag, err := s.Put(t.Context(), "h.json", strings.NewReader(`{}`), 2, staging.Condition{IfAbsent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(t.Context(), "h.json", strings.NewReader(`{"v":2}`), -1, staging.Condition{IfMatch: etag}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rt.headers) != 2 {
+		t.Fatalf("%d requests, want 2", len(rt.headers))
+	}
+	for i, h := range rt.headers {
+		if got := h.Get("X-Amz-Server-Side-Encryption"); got != "aws:kms" {
+			t.Errorf("request %d: SSE header %q", i, got)
+		}
+		if got := h.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"); got != "alias/staging" {
+			t.Errorf("request %d: KMS key header %q", i, got)
+		}
+		if h.Get("X-Amz-Checksum-Sha256") == "" && !strings.Contains(strings.ToLower(h.Get("X-Amz-Trailer")), "x-amz-checksum-sha256") {
+			t.Errorf("request %d: no SHA-256 checksum header or trailer: %v", i, h)
+		}
+	}
+	if got := rt.headers[0].Get("If-None-Match"); got != "*" {
+		t.Errorf("If-None-Match = %q", got)
+	}
+	if got := rt.headers[1].Get("If-Match"); got != etag {
+		t.Errorf("If-Match = %q, want %q", got, etag)
+	}
+}
