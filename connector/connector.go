@@ -57,8 +57,14 @@ type Options struct {
 	// address, for tests. Never needed in production.
 	AllowInsecureLoopback bool
 
-	// Queue hands runs to workers; nil means a new [MemoryQueue].
+	// Queue hands runs to workers; nil means a new [MemoryQueue], or an
+	// [S3Queue] over Store when SharedQueue is set.
 	Queue Queue
+
+	// SharedQueue, when set and Queue is nil, makes the queue an [S3Queue]
+	// over Store and BasePath: workers on every machine that shares the
+	// bucket prefix take the runs submitted by any of them.
+	SharedQueue *S3QueueOptions
 
 	// Workers is the number of runs [Connector.Start] works at once; 0
 	// means 1.
@@ -138,7 +144,12 @@ func New(opts Options) (*Connector, error) {
 	if c.catalog == nil {
 		c.catalog = DefaultCatalog()
 	}
-	if c.queue == nil {
+	c.layout = staging.Layout{BasePath: opts.BasePath}
+	switch {
+	case c.queue != nil:
+	case opts.SharedQueue != nil:
+		c.queue = NewS3Queue(opts.Store, c.layout, c.catalog.Names(), opts.SharedQueue)
+	default:
 		c.queue = NewMemoryQueue()
 	}
 	if c.obs == nil {
@@ -166,7 +177,6 @@ func New(opts Options) (*Connector, error) {
 	if c.workerID == "" {
 		c.workerID = defaultWorkerID()
 	}
-	c.layout = staging.Layout{BasePath: opts.BasePath}
 	c.tracker = runstate.NewTracker(opts.Store, c.layout)
 	c.reader = runstate.NewReader(opts.Store, c.layout)
 	c.encoders.New = func() any { return staging.NewPageEncoder() }
