@@ -489,7 +489,7 @@ func TestListLatestDoneWait(t *testing.T) {
 		if rec, err := reader.Wait(ctx, "employees", failed.Record.RunID, time.Hour); err != nil || rec.Status != Failed {
 			t.Fatalf("Wait on a failed run: %v, %v", rec, err)
 		}
-		short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+		short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
 		rec, err := reader.Wait(short, "employees", running.Record.RunID, 5*time.Millisecond)
 		if !errors.Is(err, context.DeadlineExceeded) || rec == nil || rec.Status != Running {
