@@ -77,7 +77,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(tok.TokenType, tok.Expiry.Sub(time.Now()).Round(time.Hour))
+	fmt.Println(tok.TokenType, time.Until(tok.Expiry).Round(time.Hour))
 
 	// The client for OData requests adds the token to each request.
 	client := ts.Client(srv.Client())

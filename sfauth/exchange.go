@@ -29,7 +29,7 @@ const maxBody = 1 << 20
 func (ts *TokenSource) exchange(ctx context.Context, forced bool) (*oauth2.Token, error) {
 	var last *Error
 	for attempt := 1; ; attempt++ {
-		tok, err, retryable := ts.exchangeOnce(ctx, forced)
+		tok, retryable, err := ts.exchangeOnce(ctx, forced)
 		if err == nil {
 			return tok, nil
 		}
@@ -72,11 +72,12 @@ func (ts *TokenSource) backoff(attempt int) time.Duration {
 	return ts.baseDelay/2 + rand.N(ceil)
 }
 
-func (ts *TokenSource) exchangeOnce(ctx context.Context, forced bool) (*oauth2.Token, error, bool) {
+// exchangeOnce makes one request; retryable reports a 429 or 5xx answer.
+func (ts *TokenSource) exchangeOnce(ctx context.Context, forced bool) (tok *oauth2.Token, retryable bool, err error) {
 	start := ts.now() // expiry counts from before the request, to be safe
 	xml, err := ts.signer.sign(start)
 	if err != nil {
-		return nil, err, false
+		return nil, false, err
 	}
 	form := url.Values{
 		"grant_type": {GrantType},
@@ -92,7 +93,7 @@ func (ts *TokenSource) exchangeOnce(ctx context.Context, forced bool) (*oauth2.T
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ts.tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, fmt.Errorf("sfauth: token request: %w", err), false
+		return nil, false, fmt.Errorf("sfauth: token request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
@@ -100,25 +101,25 @@ func (ts *TokenSource) exchangeOnce(ctx context.Context, forced bool) (*oauth2.T
 	resp, err := ts.client.Do(req)
 	if err != nil {
 		// *url.Error names the method and token URL only.
-		return nil, fmt.Errorf("sfauth: token request to %s: %w", ts.host, err), false
+		return nil, false, fmt.Errorf("sfauth: token request to %s: %w", ts.host, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, fmt.Errorf("sfauth: reading token response from %s: %w", ts.host, err), false
+		return nil, false, fmt.Errorf("sfauth: reading token response from %s: %w", ts.host, err)
 	}
 
 	if resp.StatusCode == http.StatusOK {
 		tok, perr := ParseTokenResponse(body, start)
 		if perr != nil {
-			return nil, ts.newError(&Error{Kind: ErrBadResponse, StatusCode: resp.StatusCode, Message: perr.Error()}), false
+			return nil, false, ts.newError(&Error{Kind: ErrBadResponse, StatusCode: resp.StatusCode, Message: perr.Error()})
 		}
-		return tok, nil, false
+		return tok, false, nil
 	}
 
 	e := ParseErrorResponse(resp.StatusCode, body)
 	e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), ts.now())
-	return nil, ts.newError(e), e.Temporary()
+	return nil, e.Temporary(), ts.newError(e)
 }
 
 func (ts *TokenSource) newError(e *Error) *Error {

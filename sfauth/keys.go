@@ -21,7 +21,8 @@ import (
 //
 // The key may be PKCS#1 ("RSA PRIVATE KEY"), PKCS#8 ("PRIVATE KEY"), the
 // armour-less base64 PKCS#8 that SF offers for download, or raw DER; the
-// certificate may be PEM, armour-less base64 or DER. CRLF line ends and
+// certificate may be PEM (a chain file too: the certificate of the key
+// is picked), armour-less base64 or DER. CRLF line ends and
 // surrounding blanks are fine. The key must be RSA of at least 2048 bits
 // and must match the certificate. Errors name the format found but never
 // quote the input.
@@ -30,14 +31,20 @@ func LoadPEM(keyPEM, certPEM []byte) (crypto.Signer, *x509.Certificate, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	cert, err := parseCert(certPEM)
+	certs, err := parseCerts(certPEM)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkPair(key, cert); err != nil {
+	// A chain file may put the CA first; take the certificate of the key.
+	for _, c := range certs[1:] {
+		if checkPair(key, c) == nil {
+			return key, c, nil
+		}
+	}
+	if err := checkPair(key, certs[0]); err != nil {
 		return nil, nil, err
 	}
-	return key, cert, nil
+	return key, certs[0], nil
 }
 
 // LoadPKCS12 reads a key and certificate from a PKCS#12 (.p12, .pfx)
@@ -161,9 +168,20 @@ func keyKind(k any) string {
 	}
 }
 
+// parseCert returns the first certificate in data.
 func parseCert(data []byte) (*x509.Certificate, error) {
+	certs, err := parseCerts(data)
+	if err != nil {
+		return nil, err
+	}
+	return certs[0], nil
+}
+
+// parseCerts returns the certificates in data, at least one: every
+// CERTIFICATE block of PEM, or the one certificate of base64 or DER.
+func parseCerts(data []byte) ([]*x509.Certificate, error) {
 	if len(data) > 0 && data[0] == 0x30 {
-		return certFromDER(data, "DER")
+		return one(certFromDER(data, "DER"))
 	}
 	data = normalize(data)
 	if len(data) == 0 {
@@ -172,6 +190,7 @@ func parseCert(data []byte) (*x509.Certificate, error) {
 	if bytes.Contains(data, []byte("-----BEGIN")) {
 		rest := data
 		var seen []string
+		var certs []*x509.Certificate
 		for {
 			var block *pem.Block
 			block, rest = pem.Decode(rest)
@@ -180,8 +199,15 @@ func parseCert(data []byte) (*x509.Certificate, error) {
 			}
 			seen = append(seen, block.Type)
 			if block.Type == "CERTIFICATE" {
-				return certFromDER(block.Bytes, "PEM block \"CERTIFICATE\"")
+				c, err := certFromDER(block.Bytes, "PEM block \"CERTIFICATE\"")
+				if err != nil {
+					return nil, err
+				}
+				certs = append(certs, c)
 			}
+		}
+		if len(certs) > 0 {
+			return certs, nil
 		}
 		if len(seen) == 0 {
 			return nil, &FormatError{What: "certificate", Detected: "PEM armour without a readable block", Err: ErrUnknownFormat}
@@ -189,9 +215,16 @@ func parseCert(data []byte) (*x509.Certificate, error) {
 		return nil, &FormatError{What: "certificate", Detected: "PEM blocks " + quoteAll(seen) + " but no certificate", Err: ErrUnknownFormat}
 	}
 	if der, ok := unarmouredBase64(data); ok {
-		return certFromDER(der, "armour-less base64")
+		return one(certFromDER(der, "armour-less base64"))
 	}
 	return nil, &FormatError{What: "certificate", Detected: detect(data), Err: ErrUnknownFormat}
+}
+
+func one(c *x509.Certificate, err error) ([]*x509.Certificate, error) {
+	if err != nil {
+		return nil, err
+	}
+	return []*x509.Certificate{c}, nil
 }
 
 func certFromDER(der []byte, how string) (*x509.Certificate, error) {

@@ -23,7 +23,7 @@ import (
 func crlf(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n")) }
 
 func TestLoadPEMFormats(t *testing.T) {
-	key, _ := testKeys(t)
+	key, other := testKeys(t)
 	cert := validCert(t, key)
 	der8, _ := x509.MarshalPKCS8PrivateKey(key)
 	bare8 := base64.StdEncoding.EncodeToString(der8)
@@ -41,6 +41,7 @@ func TestLoadPEMFormats(t *testing.T) {
 		{"DER", der8, cert.Raw},
 		{"BOM and blanks", append([]byte("\xef\xbb\xbf\n  "), pkcs8PEM(t, key)...), append(certPEM(cert), "\n\n"...)},
 		{"key and cert in one file", append(certPEM(cert), pkcs8PEM(t, key)...), append(pkcs8PEM(t, key), certPEM(cert)...)},
+		{"chain with another certificate first", pkcs8PEM(t, key), append(certPEM(validCert(t, other)), certPEM(cert)...)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
