@@ -1,9 +1,6 @@
 package sfsim
 
-import (
-	"strconv"
-	"time"
-)
+import "strconv"
 
 // Entity set identifiers, used to seed each set's generator apart.
 const (
@@ -213,13 +210,23 @@ func (w *world) empJobCount(u int) int {
 // hire date; each later row starts after the previous one ends; the last
 // row is open-ended (9999-12-31). Some users have a future-dated change,
 // and some a second change on the same day (seqNumber 2).
-func (w *world) empJob(es *entitySet, i int) []any {
+// jobSlice is the effective-dating part of an EmpJob row.
+type jobSlice struct {
+	u, j, k    int
+	start, end int64
+	seq        int64
+	hire       int64
+}
+
+// empJobSlice computes row i's place in its user's job history without
+// building the row, so that date windows can be checked cheaply.
+func (w *world) empJobSlice(i int) jobSlice {
 	u, j := w.pEmpJob.locate(i)
 	r := newRnd(w.seed, idEmpJob, u)
 	k := 1 + r.intn(4)
 	futureLast := k > 1 && r.chance(15)
-	starts := make([]int64, k)
-	seqs := make([]int64, k)
+	var startsBuf, seqsBuf [4]int64
+	starts, seqs := startsBuf[:k], seqsBuf[:k]
 	starts[0] = w.hireDay(u)
 	seqs[0] = 1
 	for x := 1; x < k; x++ {
@@ -251,6 +258,16 @@ func (w *world) empJob(es *entitySet, i int) []any {
 		// A superseded row of the same day ends that day.
 		end = starts[j]
 	}
+	return jobSlice{u: u, j: j, k: k, start: starts[j], end: end, seq: seqs[j], hire: starts[0]}
+}
+
+// empJob builds row j of user u's job history. The history starts at the
+// hire date; each later row starts after the previous one ends; the last
+// row is open-ended (9999-12-31). Some users have a future-dated change,
+// and some a second change on the same day (seqNumber 2).
+func (w *world) empJob(es *entitySet, i int) []any {
+	sl := w.empJobSlice(i)
+	u, j, k := sl.u, sl.j, sl.k
 	// Row-specific values come from a generator of their own, so that the
 	// history above stays the same for every j.
 	rr := newRnd(w.seed, idEmpJob<<8, i)
@@ -259,9 +276,9 @@ func (w *world) empJob(es *entitySet, i int) []any {
 	jc := rr.intn(w.jobCodes)
 	loc := locations[rr.intn(len(locations))]
 	b.set("userId", id)
-	b.set("startDate", starts[j])
-	b.set("endDate", end)
-	b.set("seqNumber", seqs[j])
+	b.set("startDate", sl.start)
+	b.set("endDate", sl.end)
+	b.set("seqNumber", sl.seq)
 	b.set("jobCode", jobCodeID(jc))
 	b.set("jobTitle", jobTitle(w, jc))
 	b.set("position", positionID(u))
@@ -276,9 +293,9 @@ func (w *world) empJob(es *entitySet, i int) []any {
 	b.set("location", loc.code)
 	b.set("timezone", loc.tz)
 	b.set("countryOfCompany", loc.country)
-	b.set("hireDate", starts[0])
-	b.set("jobEntryDate", starts[j])
-	b.set("positionEntryDate", starts[0])
+	b.set("hireDate", sl.hire)
+	b.set("jobEntryDate", sl.start)
+	b.set("positionEntryDate", sl.hire)
 	last := j == k-1
 	switch {
 	case j == 0:
@@ -287,7 +304,7 @@ func (w *world) empJob(es *entitySet, i int) []any {
 	case last && w.inactive(u):
 		b.set("event", "26")
 		b.set("eventReason", "TERM")
-		b.set("terminationDate", starts[j])
+		b.set("terminationDate", sl.start)
 	default:
 		b.set("event", "5")
 		b.set("eventReason", pick(&rr, eventReasons))
@@ -308,7 +325,7 @@ func (w *world) empJob(es *entitySet, i int) []any {
 	case 1:
 		b.set("notes", "Transfer from R&D — see \"plan\" <v2>")
 	}
-	created := starts[j] + int64(rr.intn(86400))*1000
+	created := sl.start + int64(rr.intn(86400))*1000
 	_, mod := stamp(&rr)
 	if mod < created {
 		mod = created + int64(rr.intn(30))*msPerDay
@@ -325,7 +342,8 @@ func (w *world) empJob(es *entitySet, i int) []any {
 // history returns the start and end of row j of an entity with k rows
 // whose first row starts at first; row starts advance by 1-4 years.
 func history(r *rnd, first int64, k, j int) (start, end int64) {
-	starts := make([]int64, k)
+	var buf [4]int64
+	starts := buf[:k]
 	starts[0] = first
 	for x := 1; x < k; x++ {
 		starts[x] = starts[x-1] + int64(365+r.intn(3*365))*msPerDay
@@ -346,16 +364,21 @@ func localized(b rowBuilder, field, en string, others map[string]string) {
 	}
 }
 
-func (w *world) foJobCode(es *entitySet, i int) []any {
-	e, j := w.pJobCode.locate(i)
+func (w *world) foJobCodeDates(i int) (e, j, k int, start, end int64) {
+	e, j = w.pJobCode.locate(i)
 	r := newRnd(w.seed, idFOJobCode, e)
-	k := 1 + r.intn(3)
-	title := jobTitle(w, e)
+	k = 1 + r.intn(3)
 	first := farPast
 	if r.chance(50) {
 		first = day(1990, 1, 1) + int64(r.intn(20*365))*msPerDay
 	}
-	start, end := history(&r, first, k, j)
+	start, end = history(&r, first, k, j)
+	return e, j, k, start, end
+}
+
+func (w *world) foJobCode(es *entitySet, i int) []any {
+	e, j, k, start, end := w.foJobCodeDates(i)
+	title := jobTitle(w, e)
 	rr := newRnd(w.seed, idFOJobCode<<8, i)
 	b := es.newRow()
 	b.set("externalCode", jobCodeID(e))
@@ -389,11 +412,16 @@ func (w *world) foJobCode(es *entitySet, i int) []any {
 	return b.row
 }
 
-func (w *world) foJobFunction(es *entitySet, i int) []any {
+func (w *world) foJobFunctionDates(i int) (e int, start, end int64) {
 	e, j := w.pJobFunc.locate(i)
 	r := newRnd(w.seed, idFOJobFunction, e)
 	k := 1 + r.intn(2)
-	start, end := history(&r, farPast, k, j)
+	start, end = history(&r, farPast, k, j)
+	return e, start, end
+}
+
+func (w *world) foJobFunction(es *entitySet, i int) []any {
+	e, start, end := w.foJobFunctionDates(i)
 	rr := newRnd(w.seed, idFOJobFunction<<8, i)
 	name := functionNames[e%len(functionNames)]
 	if e >= len(functionNames) {
@@ -554,7 +582,7 @@ func (w *world) outsideWork(es *entitySet, i int) []any {
 
 // position builds row j of position e. Positions below the user count are
 // held by the user of the same index; the rest are vacant.
-func (w *world) position(es *entitySet, i int) []any {
+func (w *world) positionDates(i int) (e int, start, end int64) {
 	e, j := w.pPosition.locate(i)
 	r := newRnd(w.seed, idPosition, e)
 	k := 1 + r.intn(2)
@@ -562,7 +590,12 @@ func (w *world) position(es *entitySet, i int) []any {
 	if e < w.users {
 		first = w.hireDay(e)
 	}
-	start, end := history(&r, first, k, j)
+	start, end = history(&r, first, k, j)
+	return e, start, end
+}
+
+func (w *world) position(es *entitySet, i int) []any {
+	e, start, end := w.positionDates(i)
 	rr := newRnd(w.seed, idPosition<<8, i)
 	jc := rr.intn(w.jobCodes)
 	title := jobTitle(w, jc)
@@ -642,5 +675,3 @@ func (w *world) jobRequisition(es *entitySet, i int) []any {
 	b.set("lastModifiedBy", userID(r.intn(w.users)))
 	return b.row
 }
-
-var _ = time.Second

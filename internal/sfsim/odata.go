@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -270,22 +271,25 @@ type pageRow struct {
 // templateBase stands for the base URL in cached renderings.
 const templateBase = "\x00"
 
-// collect renders the rows of a page. Full records come from the render
-// cache; projections and expansions are rendered for the request. Nothing
-// here does I/O, so holding the read lock is brief.
+// collect renders the rows of a page. Records without $expand come from
+// the render cache of their projection; expanded ones are rendered for
+// the request. Nothing here does I/O, so the read lock is held briefly.
 func (s *Server) collect(q *query, base string, idx []int32) []pageRow {
+	es := q.es
+	var rc *renderCache
+	if len(q.expand) == 0 {
+		rc = s.renderCacheFor(es, q.selSig())
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	es := q.es
 	out := make([]pageRow, 0, len(idx))
-	plain := q.sel == nil && q.selNav == nil && len(q.expand) == 0
 	var exp [][]any
 	for _, i := range idx {
 		if es.deleted[int(i)] {
 			continue
 		}
-		if plain {
-			out = append(out, pageRow{b: s.template(es, int(i)), tmpl: true})
+		if len(q.expand) == 0 {
+			out = append(out, pageRow{b: s.template(es, rc, int(i), q), tmpl: true})
 			continue
 		}
 		row := es.row(int(i))
@@ -299,19 +303,53 @@ func (s *Server) collect(q *query, base string, idx []int32) []pageRow {
 	return out
 }
 
-// template returns the full rendering of row i with the base URL left
-// out, from the cache when it is there. The caller holds s.mu for reading.
-func (s *Server) template(es *entitySet, i int) []byte {
-	cached := i < len(es.cache)
+// renderCache holds renderings of one projection ($select) of an entity
+// set's generated rows, with the base URL left out.
+type renderCache struct {
+	sig   string
+	slots []atomic.Pointer[[]byte]
+	bytes atomic.Int64
+}
+
+// renderCacheFor returns the cache for a projection, making it when
+// needed. A set keeps the caches of its two most recent projections; an
+// older one is dropped and its memory returned to the budget.
+func (s *Server) renderCacheFor(es *entitySet, sig string) *renderCache {
+	if s.cacheLimit <= 0 {
+		return nil
+	}
+	es.cacheMu.Lock()
+	defer es.cacheMu.Unlock()
+	for n, rc := range es.caches {
+		if rc.sig == sig {
+			copy(es.caches[1:n+1], es.caches[:n])
+			es.caches[0] = rc
+			return rc
+		}
+	}
+	rc := &renderCache{sig: sig, slots: make([]atomic.Pointer[[]byte], es.base)}
+	if len(es.caches) == 2 {
+		s.cacheUsed.Add(-es.caches[1].bytes.Load())
+		es.caches = es.caches[:1]
+	}
+	es.caches = append([]*renderCache{rc}, es.caches...)
+	return rc
+}
+
+// template returns the rendering of row i with the base URL left out,
+// from the cache when it is there. The caller holds s.mu for reading.
+func (s *Server) template(es *entitySet, rc *renderCache, i int, q *query) []byte {
+	cached := rc != nil && i < len(rc.slots)
 	if cached {
-		if b := es.cache[i].Load(); b != nil {
+		if b := rc.slots[i].Load(); b != nil {
 			return *b
 		}
 	}
-	b := s.appendRecord(nil, templateBase, es, es.row(i), nil, nil, nil, nil)
+	b := s.appendRecord(nil, templateBase, es, es.row(i), q.sel, q.selNav, nil, nil)
 	if cached && s.cacheUsed.Load() < s.cacheLimit {
 		s.cacheUsed.Add(int64(len(b)))
-		es.cache[i].Store(&b)
+		rc.bytes.Add(int64(len(b)))
+		rc.slots[i].Store(&b)
 	}
 	return b
 }

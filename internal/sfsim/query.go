@@ -246,6 +246,21 @@ func (s *Server) today() int64 {
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC).UnixMilli()
 }
 
+// selSig names the projection of a query, for the render cache.
+func (q *query) selSig() string {
+	if q.sel == nil && q.selNav == nil {
+		return "*"
+	}
+	var b strings.Builder
+	for _, i := range q.sel {
+		b.WriteString(strconv.Itoa(i))
+		b.WriteByte(',')
+	}
+	b.WriteByte('/')
+	b.WriteString(strings.Join(q.selNav, ","))
+	return b.String()
+}
+
 func (es *entitySet) hasNav(name string) bool {
 	for _, n := range es.typ.navs {
 		if n == name {
@@ -280,17 +295,37 @@ func (s *Server) matches(q *query) []int32 {
 	es := q.es
 	n := es.size()
 	rows := make([]int32, 0, n)
-	plain := q.filter == nil && q.view.kind == 'n'
+	v := q.view
+	if v.kind == 'r' && v.from <= farPast && v.to >= farFuture {
+		v.kind = 'n' // the whole history
+	}
 	for i := 0; i < n; i++ {
 		if es.deleted[i] {
 			continue
 		}
-		if !plain {
-			row := es.row(i)
-			if q.view.kind != 'n' && !q.view.match(row[es.effStart], row[es.effEnd]) {
-				continue
+		if v.kind == 'n' && q.filter == nil {
+			rows = append(rows, int32(i))
+			continue
+		}
+		var row []any
+		if v.kind != 'n' {
+			if _, changed := es.over[i]; es.dates != nil && i < es.base && !changed {
+				start, end := es.dates(i)
+				if !v.match(start, end) {
+					continue
+				}
+			} else {
+				row = es.row(i)
+				if !v.match(row[es.effStart], row[es.effEnd]) {
+					continue
+				}
 			}
-			if q.filter != nil && !q.filter(row) {
+		}
+		if q.filter != nil {
+			if row == nil {
+				row = es.row(i)
+			}
+			if !q.filter(row) {
 				continue
 			}
 		}

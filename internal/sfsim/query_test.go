@@ -348,3 +348,25 @@ func TestValuesAsSFSendsThem(t *testing.T) {
 		t.Fatalf("entity sets %v", names)
 	}
 }
+
+// The fast date check used for effective-dated windows agrees with the
+// generated rows.
+func TestEffectiveDatesMatchRows(t *testing.T) {
+	s := New(Options{Users: 300, Seed: 9})
+	for _, name := range s.EntitySets() {
+		es := s.sets[name]
+		if (es.dates == nil) != (es.effStart < 0) {
+			t.Fatalf("%s: effective-dated without a date function, or the reverse", name)
+		}
+		if es.dates == nil {
+			continue
+		}
+		for i := 0; i < es.base; i++ {
+			row := es.row(i)
+			start, end := es.dates(i)
+			if row[es.effStart] != start || row[es.effEnd] != end {
+				t.Fatalf("%s row %d: dates %d-%d, row %v-%v", name, i, start, end, row[es.effStart], row[es.effEnd])
+			}
+		}
+	}
+}

@@ -2,7 +2,7 @@ package sfsim
 
 import (
 	"strings"
-	"sync/atomic"
+	"sync"
 )
 
 // entitySet is one served entity set: its type, its generator and the
@@ -16,6 +16,9 @@ type entitySet struct {
 
 	// effStart and effEnd are the effective-dating properties, or -1.
 	effStart, effEnd int
+	// dates returns the effective dates of a generated row without
+	// building it; nil when the set is not effective-dated.
+	dates func(i int) (start, end int64)
 	// lastMod holds every lastModified* date property; Touch sets them all.
 	lastMod []int
 	// touch is the visible property Touch changes.
@@ -27,9 +30,10 @@ type entitySet struct {
 	base int
 	gen  func(es *entitySet, i int) []any
 
-	// cache holds full renderings of generated rows (see Server.template);
-	// nil when caching is off.
-	cache []atomic.Pointer[[]byte]
+	// caches hold renderings of generated rows per projection, most
+	// recently used first (see Server.renderCacheFor).
+	cacheMu sync.Mutex
+	caches  []*renderCache
 
 	// Mutable state, guarded by Server.mu.
 	over    map[int][]any
@@ -114,6 +118,10 @@ func defaultSets(w *world) map[string]*entitySet {
 	for _, es := range sets {
 		m[es.name] = es
 	}
+	m["EmpJob"].dates = func(i int) (int64, int64) { sl := w.empJobSlice(i); return sl.start, sl.end }
+	m["FOJobCode"].dates = func(i int) (int64, int64) { _, _, _, s, e := w.foJobCodeDates(i); return s, e }
+	m["FOJobFunction"].dates = func(i int) (int64, int64) { _, s, e := w.foJobFunctionDates(i); return s, e }
+	m["Position"].dates = func(i int) (int64, int64) { _, s, e := w.positionDates(i); return s, e }
 	m["User"].expand["manager"] = navTarget{set: "User", fk: "@manager"}
 	m["User"].expand["hr"] = navTarget{set: "User", fk: "@manager"}
 	m["EmpJob"].expand["employmentNav"] = navTarget{set: "EmpEmployment", fk: "userId"}
@@ -129,10 +137,14 @@ func defaultSets(w *world) map[string]*entitySet {
 	return m
 }
 
-// forget drops the cached rendering of a changed row; the caller holds
+// forget drops the cached renderings of a changed row; the caller holds
 // Server.mu for writing.
 func (es *entitySet) forget(i int) {
-	if es.cache != nil && i < len(es.cache) {
-		es.cache[i].Store(nil)
+	es.cacheMu.Lock()
+	defer es.cacheMu.Unlock()
+	for _, rc := range es.caches {
+		if i < len(rc.slots) {
+			rc.slots[i].Store(nil)
+		}
 	}
 }

@@ -145,11 +145,6 @@ func New(opts Options) *Server {
 		results:    map[string]*cachedResult{},
 		baseURL:    "https://sfsim.invalid",
 	}
-	if opts.RenderCacheBytes > 0 {
-		for _, es := range s.sets {
-			es.cache = make([]atomic.Pointer[[]byte], es.base)
-		}
-	}
 	return s
 }
 
