@@ -173,3 +173,51 @@ func TestClientAddsBearer(t *testing.T) {
 		t.Fatalf("Authorization seen = %q", gotAuth)
 	}
 }
+
+func TestExchangeTimeoutBoundsClientWithoutTimeout(t *testing.T) {
+	key, _ := testKeys(t)
+	cert := validCert(t, key)
+	sf := newFakeSF(t, cert)
+	sf.block = make(chan struct{})
+	t.Cleanup(func() { close(sf.block) })
+	opts := testOptions(sf) // srv.Client() has no Timeout
+	opts.ExchangeTimeout = 200 * time.Millisecond
+	ts, _ := NewTokenSource(testCredential(t, sf, key, cert), opts)
+	start := time.Now()
+	_, err := ts.Token()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want a deadline", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
+
+func TestCallerContextStopsWaitingOnly(t *testing.T) {
+	key, _ := testKeys(t)
+	cert := validCert(t, key)
+	sf := newFakeSF(t, cert)
+	sf.block = make(chan struct{})
+	sf.received = make(chan struct{}, 4)
+	ts, _ := NewTokenSource(testCredential(t, sf, key, cert), testOptions(sf))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := ts.TokenContext(ctx); done <- err }()
+	<-sf.received
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want Canceled", err)
+	}
+	// The exchange it started goes on and serves the next caller.
+	other := make(chan error, 1)
+	go func() { _, err := ts.Token(); other <- err }()
+	time.Sleep(20 * time.Millisecond)
+	close(sf.block)
+	if err := <-other; err != nil {
+		t.Fatal(err)
+	}
+	if sf.hits.Load() != 1 {
+		t.Fatalf("hits %d, want 1", sf.hits.Load())
+	}
+}
