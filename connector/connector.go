@@ -262,9 +262,11 @@ func (c *Connector) WorkerID() string { return c.workerID }
 // run.
 type SubmitOptions struct {
 	// Incremental asks for the records changed since the start of the
-	// last done run of the data type, less [Options.Overlap]. Without a
-	// done run, or for a data type without a modified property, the run
-	// is full. The state record says which it became (Mode, Since).
+	// last done run of the data type, less [Options.Overlap], up to the
+	// start of this run: the data type's modified property within that
+	// window. Without a done run, or for a data type without a modified
+	// property, the run is full. The state record says which it became
+	// (Mode, Since).
 	Incremental bool
 }
 

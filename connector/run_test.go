@@ -2,7 +2,10 @@ package connector
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/techwolf/sfconnector/internal/sfsim"
 	"github.com/techwolf/sfconnector/odata"
@@ -43,5 +46,208 @@ func TestRunStagesEveryDefaultDataType(t *testing.T) {
 			}
 		})
 	}
-	_ = staging.Layout{}
+}
+
+// pageKeys lists the page objects a run left in the store.
+func pageKeys(t *testing.T, store staging.Store, basePath, dataType, runID string) []string {
+	t.Helper()
+	prefix, err := staging.Layout{BasePath: basePath}.RunPrefix(dataType, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := store.List(context.Background(), prefix+"pages/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range objs {
+		keys = append(keys, strings.TrimPrefix(o.Key, prefix))
+	}
+	return keys
+}
+
+func readManifest(t *testing.T, store staging.Store, key string) *staging.Manifest {
+	t.Helper()
+	m, err := staging.ReadManifest(context.Background(), store, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestRunHeaderNamesRunAttemptAndWorker(t *testing.T) {
+	env := startSim(t, sfsim.Options{Users: 30})
+	c, _ := env.connector(t, Options{Catalog: smallPages(t, 10), WorkerID: "worker-a"})
+	rec, err := c.Run(context.Background(), "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := rec.RunID + "/1/worker-a"
+	n := 0
+	for _, r := range env.sim.Requests() {
+		if r.EntitySet == "" {
+			continue
+		}
+		n++
+		if r.RunHeader != want {
+			t.Errorf("request %s?%s carries %q, want %q", r.Path, r.RawQuery, r.RunHeader, want)
+		}
+		if !strings.Contains(r.RawQuery, "paging=snapshot") {
+			t.Errorf("request %s?%s does not ask for snapshot paging", r.Path, r.RawQuery)
+		}
+		if strings.Contains(r.RawQuery, "$skip=") {
+			t.Errorf("request %s?%s pages with $skip", r.Path, r.RawQuery)
+		}
+	}
+	if n != 3 { // 30 users, 10 a page
+		t.Errorf("%d OData requests, want 3", n)
+	}
+}
+
+func TestRunRestartsOnceAfterSnapshotLost(t *testing.T) {
+	// Case B03: COE0019 means start over from the first page, once, and
+	// list only the complete pass in the manifest.
+	env := startSim(t, sfsim.Options{Users: 30})
+	cat := smallPages(t, 10)
+	c, store := env.connector(t, Options{Catalog: cat})
+	d, _ := cat.Lookup("users")
+	env.sim.Inject(sfsim.Fault{EntitySet: "User", Page: 2, Kind: sfsim.FaultSnapshotLost})
+
+	rec, err := c.Run(context.Background(), "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := readManifest(t, store, rec.Manifest)
+	if len(m.Pages) != 3 || m.Records != 30 || m.Duplicates != 0 {
+		t.Errorf("manifest lists %d pages, %d records, %d duplicates; want 3, 30, 0", len(m.Pages), m.Records, m.Duplicates)
+	}
+	sameLines(t, "users", stagedLines(t, store, env.cfg.S3BasePath, rec),
+		expectedLines(t, d, env.sim.Records("User")))
+	firstPages := 0
+	for _, r := range env.sim.Requests() {
+		if r.EntitySet == "User" && !strings.Contains(r.RawQuery, "skiptoken") {
+			firstPages++
+		}
+	}
+	if firstPages != 2 {
+		t.Errorf("the first page was requested %d times, want 2", firstPages)
+	}
+
+	// Lost twice: the run fails rather than hammer SF.
+	env.sim.Inject(sfsim.Fault{EntitySet: "User", Page: 1, Kind: sfsim.FaultSnapshotLost, Times: 2})
+	rec, err = c.Run(context.Background(), "users")
+	var re *RunError
+	if !errors.As(err, &re) || re.Kind != KindSnapshotLost {
+		t.Fatalf("err = %v, want a RunError of kind snapshot_lost", err)
+	}
+	if rec.Status != runstate.Failed || rec.Error.Kind != "snapshot_lost" || rec.Manifest != "" {
+		t.Errorf("record %+v", rec)
+	}
+}
+
+func TestRunFailsWhenANextPageFails(t *testing.T) {
+	// Case B05: a failed __next request fails the run; the page before it
+	// is staged, no manifest is written.
+	env := startSim(t, sfsim.Options{Users: 30})
+	c, store := env.connector(t, Options{Catalog: smallPages(t, 10)})
+	env.sim.Inject(sfsim.Fault{EntitySet: "User", Page: 1, Times: -1, Status: 503, HTML: true})
+	defer env.sim.ClearFaults()
+
+	rec, err := c.Run(context.Background(), "users")
+	var re *RunError
+	if !errors.As(err, &re) || re.Kind != KindUnavailable {
+		t.Fatalf("err = %v, want a RunError of kind sf_unavailable", err)
+	}
+	if rec.Status != runstate.Failed || rec.Manifest != "" {
+		t.Errorf("record %+v, want failed without a manifest", rec)
+	}
+	if keys := pageKeys(t, store, env.cfg.S3BasePath, "users", rec.RunID); len(keys) != 1 {
+		t.Errorf("staged pages %v, want the first only", keys)
+	}
+	mkey, _ := staging.Layout{BasePath: env.cfg.S3BasePath}.ManifestKey("users", rec.RunID)
+	if _, err := store.Get(context.Background(), mkey); !errors.Is(err, staging.ErrNotFound) {
+		t.Errorf("manifest of a failed run: %v", err)
+	}
+}
+
+func TestRunRefreshesARejectedToken(t *testing.T) {
+	// Case B12: a token rejected mid-run is refreshed once through the
+	// run's transport, and the same page is asked for again.
+	env := startSim(t, sfsim.Options{Users: 30})
+	c, _ := env.connector(t, Options{Catalog: smallPages(t, 10)})
+	env.sim.Inject(sfsim.Fault{EntitySet: "User", Page: 1, Kind: sfsim.FaultTokenRejected})
+
+	rec, err := c.Run(context.Background(), "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Records != 30 {
+		t.Errorf("%d records, want 30", rec.Records)
+	}
+	tokens := 0
+	for _, r := range env.sim.Requests() {
+		if r.Path == "/oauth/token" {
+			tokens++
+		}
+	}
+	if tokens != 2 {
+		t.Errorf("%d token requests, want 2 (the first and one refresh)", tokens)
+	}
+}
+
+func TestIncrementalRunStagesChangedRecords(t *testing.T) {
+	env := startSim(t, sfsim.Options{Users: 60})
+	cat := smallPages(t, 25)
+	c, store := env.connector(t, Options{Catalog: cat, Overlap: time.Second})
+	ctx := context.Background()
+
+	for _, tc := range []struct{ dataType, entitySet string }{
+		{"users", "User"}, {"job_information", "EmpJob"}, {"education", "Background_Education"},
+	} {
+		t.Run(tc.dataType, func(t *testing.T) {
+			d, _ := cat.Lookup(tc.dataType)
+			// Incremental without a done run is a full run.
+			full, err := c.RunWith(ctx, tc.dataType, RunOptions{Incremental: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if full.Mode != "full" || full.Since != nil {
+				t.Errorf("first run mode %q since %v, want full", full.Mode, full.Since)
+			}
+
+			time.Sleep(1100 * time.Millisecond) // past the overlap
+			touched := env.sim.Touch(tc.entitySet, 4)
+			inc, err := c.RunWith(ctx, tc.dataType, RunOptions{Incremental: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if inc.Mode != "incremental" || inc.Since == nil || !inc.Since.Equal(full.Started.Add(-time.Second)) {
+				t.Errorf("mode %q since %v, want incremental since %v", inc.Mode, inc.Since, full.Started.Add(-time.Second))
+			}
+
+			var changed []map[string]any
+			for _, r := range env.sim.Records(tc.entitySet) {
+				uri := r["__metadata"].(map[string]any)["uri"].(string)
+				for _, k := range touched {
+					if strings.HasSuffix(uri, "/"+k) {
+						changed = append(changed, r)
+					}
+				}
+			}
+			if len(changed) != 4 {
+				t.Fatalf("found %d touched records, want 4", len(changed))
+			}
+			sameLines(t, tc.dataType, stagedLines(t, store, env.cfg.S3BasePath, inc), expectedLines(t, d, changed))
+
+			var saw bool
+			for _, r := range env.sim.Requests() {
+				if strings.HasPrefix(r.RunHeader, inc.RunID) && strings.Contains(r.RawQuery, "datetimeoffset") {
+					saw = true
+				}
+			}
+			if !saw {
+				t.Error("no request of the incremental run filtered on a datetimeoffset literal")
+			}
+		})
+	}
 }

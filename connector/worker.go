@@ -152,12 +152,16 @@ func (c *Connector) extract(ctx context.Context, hb *runstate.Heartbeat, rec run
 		return nil, fmt.Errorf("%w %q", ErrUnknownDataType, rec.DataType)
 	}
 	q := dt.Query()
-	if rec.Mode == "incremental" && rec.Since != nil && dt.Modified != "" {
-		lit := odata.DateTimeOffset(*rec.Since)
+	if rec.Mode == "incremental" && rec.Since != nil && rec.Started != nil && dt.Modified != "" {
+		// The window ends when this attempt started; the next incremental
+		// run's window starts there (less the overlap). A record stamped
+		// in the future waits for the window that holds its stamp.
+		lit := odata.DateTimeOffset
 		if dt.Properties[dt.Modified].Type == EdmDateTime {
-			lit = odata.DateTime(*rec.Since)
+			lit = odata.DateTime
 		}
-		q.Filter = odata.And(q.Filter, odata.Ge(dt.Modified, lit))
+		q.Filter = odata.And(q.Filter,
+			odata.Ge(dt.Modified, lit(*rec.Since)), odata.Le(dt.Modified, lit(*rec.Started)))
 	}
 	client, err := c.client(rec, log)
 	if err != nil {
