@@ -35,7 +35,7 @@ func TestRepeatedRecordsAreStagedOnce(t *testing.T) {
 		}
 		fmt.Fprintf(w, `{"d":{"results":[%s,%s,%s]}}`,
 			job("u2", "/Date(1583107200000+0000)/"), // the same record again
-			job("u2", "/Date(1614643200000)/"),       // a later slice
+			job("u2", "/Date(1614643200000)/"),      // a later slice
 			job("u3", "/Date(1583107200000)/"))
 	}))
 	defer srv.Close()
