@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"encoding/xml"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -295,3 +296,5 @@ func equalJSON(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+func xmlUnmarshal(b []byte, v any) error { return xml.Unmarshal(b, v) }

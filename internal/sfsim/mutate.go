@@ -104,6 +104,7 @@ func (s *Server) changed(es *entitySet) {
 	es.version++
 	s.pageMu.Lock()
 	clear(s.results)
+	s.resultRows = 0
 	s.pageMu.Unlock()
 }
 

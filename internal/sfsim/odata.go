@@ -31,12 +31,26 @@ func (s *Server) serveOData(w *statusRecorder, r *http.Request) string {
 			keyPred, sub = sub[1:j], sub[j+1:]
 		}
 	}
+	if name == "$metadata" && sub == "" && keyPred == "" {
+		if s.authorize(w, r) {
+			var all []*entitySet
+			for _, n := range s.EntitySets() {
+				all = append(all, s.sets[n])
+			}
+			s.serveMetadata(w, all)
+		}
+		return ""
+	}
 	es, ok := s.sets[name]
 	if !ok {
 		writeError(w, http.StatusNotFound, "COE_ENTITY_NOT_FOUND", "[COE0007]invalid entity (or function) name: "+name)
 		return name
 	}
 	if !s.authorize(w, r) {
+		return name
+	}
+	if sub == "/$metadata" && keyPred == "" {
+		s.serveMetadata(w, []*entitySet{es})
 		return name
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -203,6 +217,16 @@ func (s *Server) planSnapshot(q *query, window []int32, total int, tok pageToken
 	var snap *snapshot
 	id := tok.Snapshot
 	if id == "" {
+		if err := s.snapshotGuard(q.es.name, now); err != nil {
+			return page{}, err
+		}
+		// Abandoned snapshots are dropped when new ones are made, so
+		// their row lists do not pile up.
+		for k, old := range s.snapshots {
+			if now.Sub(old.last) > s.opts.SnapshotIdle {
+				delete(s.snapshots, k)
+			}
+		}
 		snap = &snapshot{rows: append([]int32(nil), window...), pageSize: q.pageSize}
 		var b [12]byte
 		rand.Read(b[:])
@@ -233,6 +257,38 @@ func (s *Server) planSnapshot(q *query, window []int32, total int, tok pageToken
 		delete(s.snapshots, id)
 	}
 	return p, nil
+}
+
+// snapshotGuard applies Options.SnapshotRestartLimit; the caller holds
+// s.pageMu.
+func (s *Server) snapshotGuard(set string, now time.Time) error {
+	limit := s.opts.SnapshotRestartLimit
+	if limit <= 0 {
+		return nil
+	}
+	const window = 30 * time.Minute
+	if until, ok := s.blocked[set]; ok && now.Before(until) {
+		return snapshotBlocked(set)
+	}
+	recent := s.restarts[set][:0]
+	for _, t := range s.restarts[set] {
+		if now.Sub(t) < window {
+			recent = append(recent, t)
+		}
+	}
+	if len(recent) >= limit {
+		s.blocked[set] = now.Add(window)
+		s.restarts[set] = nil
+		return snapshotBlocked(set)
+	}
+	s.restarts[set] = append(recent, now)
+	return nil
+}
+
+func snapshotBlocked(set string) *queryError {
+	return &queryError{status: http.StatusBadRequest, code: "COE_SNAPSHOT_BAD_REQUEST",
+		msg: "[COE0020][SNP]Too many snapshot pagination requests for " + set +
+			" without following the skiptoken; snapshot paging is blocked for 30 minutes"}
 }
 
 // nextURL is the request URL with its $skiptoken replaced.

@@ -273,6 +273,8 @@ func (es *entitySet) hasNav(name string) bool {
 // cachedResult is the ordered list of row indexes a query matches, kept
 // while the data does not change so that paging a large set does not
 // evaluate the filter for every page.
+const maxCachedRows = 16 << 20
+
 type cachedResult struct {
 	rows []int32
 }
@@ -335,10 +337,14 @@ func (s *Server) matches(q *query) []int32 {
 		s.sortRows(q, rows)
 	}
 	s.pageMu.Lock()
-	if len(s.results) >= 64 {
+	// Bound the cache by rows held (4 bytes each), not by entries: one
+	// entry of a large tenant can hold millions.
+	if len(s.results) >= 64 || s.resultRows+len(rows) > maxCachedRows {
 		clear(s.results)
+		s.resultRows = 0
 	}
 	s.results[key] = &cachedResult{rows: rows}
+	s.resultRows += len(rows)
 	s.pageMu.Unlock()
 	return rows
 }

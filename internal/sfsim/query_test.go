@@ -370,3 +370,59 @@ func TestEffectiveDatesMatchRows(t *testing.T) {
 		}
 	}
 }
+
+func TestMetadataAndCount(t *testing.T) {
+	s, ts := startTLS(t, Options{Users: 40})
+	c := newClient(t, s, ts)
+	resp, b := c.get(ts.URL + "/odata/v2/$metadata")
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `<EntitySet Name="Position" EntityType="SFOData.Position"/>`) ||
+		!strings.Contains(string(b), `<Property Name="hireDate" Type="Edm.DateTime" sap:display-format="Date"`) {
+		t.Fatalf("$metadata: %d %.300s", resp.StatusCode, b)
+	}
+	var doc struct{}
+	if err := xmlUnmarshal(b, &doc); err != nil {
+		t.Fatalf("$metadata is not XML: %v", err)
+	}
+	resp, b = c.get(ts.URL + "/odata/v2/EmpJob/$metadata")
+	if resp.StatusCode != 200 || strings.Contains(string(b), `EntityType Name="User"`) ||
+		!strings.Contains(string(b), `<Property Name="lastModifiedDateTime" Type="Edm.DateTimeOffset"`) {
+		t.Fatalf("EmpJob/$metadata: %d %.300s", resp.StatusCode, b)
+	}
+	resp, b = c.get(ts.URL + "/odata/v2/User/$count?$filter=status%20eq%20't'")
+	want := 0
+	for _, u := range s.Records("User") {
+		if u["status"] == "t" {
+			want++
+		}
+	}
+	if resp.StatusCode != 200 || string(b) != strconv.Itoa(want) {
+		t.Fatalf("$count: %d %s, want %d", resp.StatusCode, b, want)
+	}
+}
+
+func TestSnapshotRestartLimit(t *testing.T) {
+	clock := newFakeClock()
+	s, ts := startTLS(t, Options{Users: 30, Now: clock.Now, SnapshotRestartLimit: 3})
+	c := newClient(t, s, ts)
+	u := ts.URL + "/odata/v2/User?paging=snapshot&customPageSize=10&$select=userId"
+	for i := 0; i < 3; i++ {
+		if st, _ := c.page(u); st != 200 {
+			t.Fatalf("first page %d: %d", i, st)
+		}
+	}
+	st, env := c.page(u)
+	if st != 400 || env.Error.Code != "COE_SNAPSHOT_BAD_REQUEST" {
+		t.Fatalf("fourth restart: %d %+v", st, env.Error)
+	}
+	if st, _ := c.page(ts.URL + "/odata/v2/EmpJob?paging=snapshot&$select=userId"); st != 200 {
+		t.Fatalf("another set is blocked: %d", st)
+	}
+	clock.Add(29 * time.Minute)
+	if st, _ := c.page(u); st != 400 {
+		t.Fatalf("still blocked after 29 min: %d", st)
+	}
+	clock.Add(2 * time.Minute)
+	if st, _ := c.page(u); st != 200 {
+		t.Fatalf("after the block: %d", st)
+	}
+}

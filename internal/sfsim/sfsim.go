@@ -42,6 +42,13 @@ type Options struct {
 	// layer alone.
 	NoAuth bool
 
+	// SnapshotRestartLimit, when positive, is how many first pages of
+	// paging=snapshot queries one entity set may serve within 30 minutes
+	// before SF's abuse guard answers 400 COE_SNAPSHOT_BAD_REQUEST and
+	// blocks further snapshot queries on that set for 30 minutes. 0 means
+	// no limit.
+	SnapshotRestartLimit int
+
 	// RenderCacheBytes bounds the memory kept for pre-rendered records,
 	// which make full-record pages fast; 0 means 256 MiB, negative turns
 	// the cache off. Records beyond the bound are rendered per request.
@@ -115,9 +122,14 @@ type Server struct {
 	byUser  map[string]*accessToken
 	nextCli int
 
-	pageMu    sync.Mutex
-	snapshots map[string]*snapshot
-	results   map[string]*cachedResult
+	pageMu     sync.Mutex
+	snapshots  map[string]*snapshot
+	results    map[string]*cachedResult
+	resultRows int
+	// restarts counts first snapshot pages per entity set, for
+	// Options.SnapshotRestartLimit.
+	restarts map[string][]time.Time
+	blocked  map[string]time.Time
 
 	faultMu sync.Mutex
 	faults  []*faultState
@@ -143,6 +155,8 @@ func New(opts Options) *Server {
 		byUser:     map[string]*accessToken{},
 		snapshots:  map[string]*snapshot{},
 		results:    map[string]*cachedResult{},
+		restarts:   map[string][]time.Time{},
+		blocked:    map[string]time.Time{},
 		baseURL:    "https://sfsim.invalid",
 	}
 	return s
