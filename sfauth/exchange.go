@@ -63,7 +63,8 @@ func (ts *TokenSource) exchange(ctx context.Context, forced bool) (*oauth2.Token
 	}
 }
 
-// backoff is full jitter over an exponential ceiling.
+// backoff is a random wait under an exponential ceiling, never shorter
+// than half the base delay.
 func (ts *TokenSource) backoff(attempt int) time.Duration {
 	ceil := ts.baseDelay << (attempt - 1)
 	if ceil <= 0 || ceil > ts.maxDelay {

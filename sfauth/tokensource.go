@@ -50,8 +50,8 @@ type Options struct {
 
 	// RetryBaseDelay and RetryMaxDelay shape the jittered exponential
 	// backoff between attempts. 0 means 500ms and 10s. A Retry-After
-	// from the server replaces the backoff; one longer than RetryMaxDelay
-	// (or 30s when that is smaller) ends the retries.
+	// from the server replaces the backoff; one longer than 30s, or than
+	// RetryMaxDelay if that is longer, ends the retries at once.
 	RetryBaseDelay time.Duration
 	RetryMaxDelay  time.Duration
 
