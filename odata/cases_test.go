@@ -340,7 +340,7 @@ func TestB19TruncatedBodyRetried(t *testing.T) {
 	if len(events) != 3 || events[0].URL != "https://api.example-sf.test"+next {
 		t.Errorf("events %+v", events)
 	}
-	if !errors.Is(events[0].Err, errBadBody) || !strings.Contains(events[0].Err.Error(), "unexpected EOF") {
+	if !errors.Is(events[0].Err, ErrMalformedBody) || !strings.Contains(events[0].Err.Error(), "unexpected EOF") {
 		t.Errorf("first retry cause %v", events[0].Err)
 	}
 }
@@ -590,5 +590,23 @@ func TestWithHeader(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, []string{"run1/1/w1|o"}) {
 		t.Errorf("headers %v", got)
+	}
+}
+
+// Well-formed JSON of the wrong shape is not retried.
+func TestWrongShapeNotRetried(t *testing.T) {
+	for _, body := range []string{
+		`{"d":{"userId":"x"}}`, `{"error":{"code":"X","message":{"value":"y"}}}`, `{"d":"x"}`,
+		`{"d":{"results":[],"__count":"many"}}`, `{"d":{"results":[]}}{"d":{"results":[]}}`,
+	} {
+		f := fixture{"/odata/v2/User?$format=json": jsonBody(200, body)}
+		c, log, _ := sfServer(t, f.handle, nil)
+		_, err := collect(t, c, Query{EntitySet: "User"})
+		if !errors.Is(err, ErrMalformedBody) || KindOf(err) != KindFatal || len(log.all()) != 1 {
+			t.Errorf("%s: %v, %d requests", body, err, len(log.all()))
+		}
+		if strings.Count(err.Error(), "odata:") != 1 {
+			t.Errorf("message %q", err)
+		}
 	}
 }

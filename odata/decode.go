@@ -7,9 +7,14 @@ import (
 	"io"
 )
 
-// errBadBody is wrapped by every error about a 2xx body that is not the
-// OData V2 JSON expected; the request is retried as a transient failure.
-var errBadBody = errors.New("malformed OData JSON body")
+// ErrMalformedBody is wrapped by every error about a 2xx body that is not
+// the OData V2 JSON expected. A body that is cut short or not JSON at all
+// is a transient failure and retried; well-formed JSON of the wrong shape
+// is not.
+var ErrMalformedBody = errors.New("odata: malformed OData JSON body")
+
+// errShape marks well-formed JSON that is not an OData V2 response.
+var errShape = fmt.Errorf("%w: unexpected shape", ErrMalformedBody)
 
 // limitReader fails with ErrTooLarge once more than n bytes were read.
 type limitReader struct {
@@ -57,7 +62,7 @@ func decodePage(r io.Reader, p *Page) error {
 			continue
 		}
 		if sawD {
-			return fmt.Errorf("%w: two \"d\" members", errBadBody)
+			return fmt.Errorf("%w: two \"d\" members", errShape)
 		}
 		sawD = true
 		if err := decodeD(dec, p); err != nil {
@@ -68,7 +73,7 @@ func decodePage(r io.Reader, p *Page) error {
 		return err
 	}
 	if !sawD {
-		return fmt.Errorf("%w: no \"d\" member", errBadBody)
+		return fmt.Errorf("%w: no \"d\" member", errShape)
 	}
 	return expectEOF(dec)
 }
@@ -84,7 +89,7 @@ func decodeD(dec *json.Decoder, p *Page) error {
 		return decodeResults(dec, p)
 	case json.Delim('{'):
 	default:
-		return fmt.Errorf("%w: \"d\" is not an object", errBadBody)
+		return fmt.Errorf("%w: \"d\" is not an object", errShape)
 	}
 
 	sawResults := false
@@ -118,7 +123,7 @@ func decodeD(dec *json.Decoder, p *Page) error {
 		}
 	}
 	if !sawResults {
-		return fmt.Errorf("%w: \"d\" has no \"results\" (a single entity?)", errBadBody)
+		return fmt.Errorf("%w: \"d\" has no \"results\" (a single entity?)", errShape)
 	}
 	return expectDelim(dec, '}')
 }
@@ -146,7 +151,7 @@ func decodeEntity(r io.Reader) (json.RawMessage, error) {
 		return nil, bodyErr(err)
 	}
 	if len(env.D) == 0 || env.D[0] != '{' {
-		return nil, fmt.Errorf("%w: \"d\" is not an object", errBadBody)
+		return nil, fmt.Errorf("%w: \"d\" is not an object", errShape)
 	}
 	if err := expectEOF(dec); err != nil {
 		return nil, err
@@ -166,7 +171,7 @@ func nextValue(dec *json.Decoder) (string, error) {
 	case string:
 		return v, nil
 	}
-	return "", fmt.Errorf("%w: \"__next\" is not a string", errBadBody)
+	return "", fmt.Errorf("%w: \"__next\" is not a string", errShape)
 }
 
 // countValue reads __count, which OData V2 sends as a string; a number is
@@ -178,7 +183,7 @@ func countValue(dec *json.Decoder) (int64, error) {
 	}
 	n, ok, err := Int64Value(raw)
 	if err != nil || !ok || n < 0 {
-		return 0, fmt.Errorf("%w: bad \"__count\" %.40q", errBadBody, raw)
+		return 0, fmt.Errorf("%w: bad \"__count\" %.40q", errShape, raw)
 	}
 	return n, nil
 }
@@ -190,7 +195,7 @@ func objectKey(dec *json.Decoder) (string, error) {
 	}
 	key, ok := tok.(string)
 	if !ok {
-		return "", fmt.Errorf("%w: expected a member name", errBadBody)
+		return "", fmt.Errorf("%w: expected a member name", errShape)
 	}
 	return key, nil
 }
@@ -206,7 +211,7 @@ func expectDelim(dec *json.Decoder, want json.Delim) error {
 		return bodyErr(err)
 	}
 	if tok != want {
-		return fmt.Errorf("%w: expected %q", errBadBody, want)
+		return fmt.Errorf("%w: expected %q", errShape, want)
 	}
 	return nil
 }
@@ -214,7 +219,7 @@ func expectDelim(dec *json.Decoder, want json.Delim) error {
 func expectEOF(dec *json.Decoder) error {
 	if _, err := dec.Token(); err != io.EOF {
 		if err == nil {
-			return fmt.Errorf("%w: data after the document", errBadBody)
+			return fmt.Errorf("%w: data after the document", errShape)
 		}
 		return bodyErr(err)
 	}
@@ -231,5 +236,5 @@ func bodyErr(err error) error {
 	case err == io.EOF:
 		err = io.ErrUnexpectedEOF
 	}
-	return fmt.Errorf("%w: %w", errBadBody, err)
+	return fmt.Errorf("%w: %w", ErrMalformedBody, err)
 }

@@ -118,7 +118,7 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, ": body starts %q", e.Snippet)
 	}
 	if e.Err != nil {
-		fmt.Fprintf(&b, ": %v", e.Err)
+		fmt.Fprintf(&b, ": %s", strings.TrimPrefix(e.Err.Error(), "odata: "))
 	}
 	if e.Attempts > 1 {
 		fmt.Fprintf(&b, " after %d attempts", e.Attempts)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -216,29 +217,61 @@ func (c *Client) URL(q Query) (string, error) {
 func (c *Client) Pages(ctx context.Context, q Query) iter.Seq2[*Page, error] {
 	return func(yield func(*Page, error) bool) {
 		if q.Paging == PagingSkip {
-			c.skipPages(ctx, q, yield)
+			c.skipPages(ctx, q, 0, 0, yield)
 			return
 		}
-		c.linkPages(ctx, q, yield)
+		first, err := c.queryURL(q, q.PageSize, 0, q.InlineCount)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		c.linkPages(ctx, q, first, 0, true, yield)
 	}
 }
 
-// linkPages follows __next links.
-func (c *Client) linkPages(ctx context.Context, q Query, yield func(*Page, error) bool) {
-	size := q.PageSize
-	first, err := c.queryURL(q, size, 0, q.InlineCount)
-	if err != nil {
-		yield(nil, err)
-		return
+// PagesFrom continues a read of q at a page's Next link, as a checkpoint
+// saved it, numbering pages from index. The link must belong to the
+// service root. In [PagingSkip] mode the link's $skip is where reading
+// resumes; the row-count check of the first page is not repeated. A
+// snapshot or cursor expires 15 minutes after its last request: resuming
+// one later ends with [ErrSnapshotLost].
+func (c *Client) PagesFrom(ctx context.Context, q Query, next string, index int) iter.Seq2[*Page, error] {
+	return func(yield func(*Page, error) bool) {
+		link, err := resolveLink(c.root, c.rootS+"/", next)
+		if err == nil {
+			_, err = q.encode(q.PageSize, 0, false)
+		}
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		if q.Paging != PagingSkip {
+			c.linkPages(ctx, q, link, index, false, yield)
+			return
+		}
+		u, _ := url.Parse(link)
+		skip, err := strconv.Atoi(u.Query().Get("$skip"))
+		if err != nil || skip < 0 || skip%q.PageSize != 0 {
+			yield(nil, fmt.Errorf("%w: link has no $skip that is a multiple of %d", ErrInvalidQuery,
+				q.PageSize))
+			return
+		}
+		c.skipPages(ctx, q, index, skip, yield)
 	}
+}
 
-	link := first
+// linkPages follows __next links from link, whose page has index first.
+// fresh says link is the query's first request, whose page size may be
+// lowered.
+func (c *Client) linkPages(ctx context.Context, q Query, link string, first int, fresh bool,
+	yield func(*Page, error) bool) {
+	size := q.PageSize
 	seen := map[string]bool{link: true}
 	empty := 0
 	var deadline time.Time
-	for idx := 0; ; idx++ {
+	for idx := first; ; idx++ {
 		r := request{url: link, deadline: deadline}
-		if idx == 0 && size > 1 {
+		if fresh && idx == first && size > 1 {
 			r.resize = func() (string, bool) { return c.halve(q, &size) }
 		}
 		p, err := c.page(ctx, &r)
@@ -301,15 +334,17 @@ func (c *Client) halve(q Query, size *int) (string, bool) {
 	return u, true
 }
 
-// skipPages pages with $top and $skip.
-func (c *Client) skipPages(ctx context.Context, q Query, yield func(*Page, error) bool) {
+// skipPages pages with $top and $skip, from the given page index and
+// offset. A full page's Next is the URL of the following offset.
+func (c *Client) skipPages(ctx context.Context, q Query, idx, skip int,
+	yield func(*Page, error) bool) {
 	c.log(slog.LevelWarn, "odata: $top/$skip paging can miss or repeat rows when the "+
 		"set changes during the read; prefer paging=snapshot",
 		"entitySet", strings.TrimSpace(q.EntitySet))
 
 	expected, received := int64(-1), int64(0)
-	for idx, skip := 0, 0; ; idx, skip = idx+1, skip+q.PageSize {
-		link, err := c.queryURL(q, q.PageSize, skip, q.InlineCount || idx == 0)
+	for ; ; idx, skip = idx+1, skip+q.PageSize {
+		link, err := c.queryURL(q, q.PageSize, skip, q.InlineCount || skip == 0)
 		if err != nil {
 			yield(nil, err)
 			return
@@ -320,12 +355,19 @@ func (c *Client) skipPages(ctx context.Context, q Query, yield func(*Page, error
 			return
 		}
 		p.Index = idx
-		p.Next = "" // offsets, not links, lead on
-		if idx == 0 && p.HasCount {
+		if skip == 0 && p.HasCount {
 			expected = p.Count
 		}
 		received += int64(len(p.Records))
 		short := len(p.Records) < q.PageSize
+		if !short {
+			if p.Next, err = c.queryURL(q, q.PageSize, skip+q.PageSize, q.InlineCount); err != nil {
+				yield(nil, err)
+				return
+			}
+		} else {
+			p.Next = ""
+		}
 		if !yield(p, nil) {
 			return
 		}

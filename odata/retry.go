@@ -172,6 +172,9 @@ func (c *Client) once(ctx context.Context, r *request) *Error {
 
 	if err := r.decode(&limitReader{r: resp.Body, n: c.opts.MaxResponseBytes}); err != nil {
 		kind := KindRetryable
+		if errors.Is(err, errShape) {
+			kind = KindFatal
+		}
 		if errors.Is(err, ErrTooLarge) {
 			kind = KindFatal
 			err = fmt.Errorf("%w: more than %d bytes (Options.MaxResponseBytes)", err,

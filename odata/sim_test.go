@@ -227,3 +227,56 @@ func TestSimRunHeader(t *testing.T) {
 		}
 	}
 }
+
+// A read resumes from a saved Next link with PagesFrom.
+func TestSimResume(t *testing.T) {
+	c, sim, _ := newSim(t, 777, nil)
+	for _, q := range []Query{
+		{Paging: PagingSnapshot, PageSize: 150},
+		{Paging: PagingServer, PageSize: 200},
+		{Paging: PagingSkip, PageSize: 100, OrderBy: []string{"userId"}},
+	} {
+		q.EntitySet, q.Select = "User", []string{"userId"}
+		var ids []string
+		var checkpoint string
+		idx := 0
+		for p, err := range c.Pages(context.Background(), q) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, userIDs([]*Page{p})...)
+			checkpoint, idx = p.Next, p.Index+1
+			if p.Index == 1 {
+				break
+			}
+		}
+		for p, err := range c.PagesFrom(context.Background(), q, checkpoint, idx) {
+			if err != nil {
+				t.Fatalf("%s: %v", q.Paging, err)
+			}
+			if p.Index != idx {
+				t.Fatalf("%s: index %d, want %d", q.Paging, p.Index, idx)
+			}
+			idx++
+			ids = append(ids, userIDs([]*Page{p})...)
+		}
+		if !reflect.DeepEqual(ids, simUserIDs(sim)) {
+			t.Errorf("%s: %d records after resuming, want %d", q.Paging, len(ids), len(simUserIDs(sim)))
+		}
+	}
+
+	q := Query{EntitySet: "User"}
+	for _, link := range []string{"https://evil.test/odata/v2/User?$skiptoken=1", "http://127.0.0.1:1/x"} {
+		for _, err := range c.PagesFrom(context.Background(), q, link, 3) {
+			if !errors.Is(err, ErrUnsafeLink) {
+				t.Errorf("PagesFrom(%q): %v", link, err)
+			}
+		}
+	}
+	for _, err := range c.PagesFrom(context.Background(), Query{EntitySet: "User", Paging: PagingSkip,
+		PageSize: 10, OrderBy: []string{"userId"}}, "/odata/v2/User?$skiptoken=1", 3) {
+		if !errors.Is(err, ErrInvalidQuery) {
+			t.Errorf("skip resume without $skip: %v", err)
+		}
+	}
+}
