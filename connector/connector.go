@@ -399,8 +399,16 @@ func (c *Connector) Cancel(ctx context.Context, runID string) error {
 // until ctx ends, then waits for the runs in progress to stop and
 // returns. A run cut short this way stays running in its state record
 // until its lease expires; then any worker may take it over.
+//
+// With the in-process queue, Start also looks in the store, at once and
+// then every Lease, for runs an earlier process left behind: queued, or
+// running with an expired lease. It queues them, so that a restarted
+// process finishes what a crashed one began.
 func (c *Connector) Start(ctx context.Context) error {
 	var wg sync.WaitGroup
+	if mq, ok := c.queue.(*MemoryQueue); ok {
+		wg.Go(func() { c.recover(ctx, mq) })
+	}
 	for range c.opts.Workers {
 		wg.Go(func() {
 			for {
@@ -419,6 +427,28 @@ func (c *Connector) Start(ctx context.Context) error {
 	}
 	wg.Wait()
 	return context.Cause(ctx)
+}
+
+// recover queues the orphaned runs in the store until ctx ends.
+func (c *Connector) recover(ctx context.Context, mq *MemoryQueue) {
+	scanner := NewS3Queue(c.opts.Store, c.layout, c.catalog.Names(), &S3QueueOptions{Poll: c.opts.Lease})
+	for {
+		if _, err := scanner.scan(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("looking for orphaned runs failed", "err", err)
+		}
+		scanner.mu.Lock()
+		found := scanner.pending
+		scanner.pending = nil
+		scanner.mu.Unlock()
+		for _, it := range found {
+			c.log.Info("orphaned run queued", "run_id", it.runID, "data_type", it.dataType)
+			mq.Enqueue(ctx, it.dataType, it.runID)
+		}
+		sleepCtx(ctx, c.opts.Lease)
+		if ctx.Err() != nil {
+			return
+		}
+	}
 }
 
 // take claims and works one run from the queue.

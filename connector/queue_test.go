@@ -250,3 +250,24 @@ func TestPagesUploadWhileTheNextIsFetched(t *testing.T) {
 		t.Logf("PagesInFlight %d: 16 pages with 40ms uploads in %v", inFlight, elapsed.Round(time.Millisecond))
 	}
 }
+
+func TestStartFinishesOrphanedRuns(t *testing.T) {
+	env := startSim(t, sfsim.Options{Users: 20})
+	first, store := env.connector(t, Options{})
+	ctx := context.Background()
+	// A process submitted a run and died before a worker took it.
+	id, err := first.Submit(ctx, "skills")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	second, _ := env.connector(t, Options{Store: store})
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- second.Start(wctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, 10*time.Second, "the orphaned run to be done", func() bool {
+		rec, err := second.Status(ctx, id)
+		return err == nil && rec.Status == runstate.Done
+	})
+}
