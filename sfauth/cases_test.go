@@ -159,27 +159,27 @@ func TestCase3ExpiryFromExpiresIn(t *testing.T) {
 		t.Fatalf("Expiry = %v, want start+120s = %v (not 86400s)", tok.Expiry, want)
 	}
 
-	// Default margin for a 120s token: a tenth, 12s. At t+90 it is reused.
-	clock.Advance(90 * time.Second)
+	// Default margin for a 120s token: half, 60s. At t+50 it is reused.
+	clock.Advance(50 * time.Second)
 	if tok2, _ := ts.Token(); tok2.AccessToken != tok.AccessToken || sf.hits.Load() != 1 {
-		t.Fatalf("token renewed at t+90s with 30s left (hits %d)", sf.hits.Load())
+		t.Fatalf("token renewed at t+50s with 70s left (hits %d)", sf.hits.Load())
 	}
-	// At t+110 only 10s are left: renewed before use.
-	clock.Advance(20 * time.Second)
+	// At t+90 only 30s are left: renewed before use.
+	clock.Advance(40 * time.Second)
 	tok3, err := ts.Token()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if tok3.AccessToken == tok.AccessToken || sf.hits.Load() != 2 {
-		t.Fatalf("token not renewed at t+110s (hits %d)", sf.hits.Load())
+		t.Fatalf("token not renewed at t+90s (hits %d)", sf.hits.Load())
 	}
 	if want := clock.Now().Add(120 * time.Second); !tok3.Expiry.Equal(want) {
 		t.Fatalf("renewed Expiry = %v, want %v", tok3.Expiry, want)
 	}
 }
 
-// Case 3 as the case list puts it: the call at t+90s must not go out with
-// a token about to lapse when the margin exceeds what is left.
+// Case 3 as the case list puts it: with default settings, the call at
+// t+90s of a 120s token must not go out with the token about to lapse.
 func TestCase3RenewBeforeCallAtT90(t *testing.T) {
 	key, _ := testKeys(t)
 	cert := validCert(t, key)
@@ -198,7 +198,6 @@ func TestCase3RenewBeforeCallAtT90(t *testing.T) {
 	}
 	opts := testOptions(sf)
 	opts.Now = clock.Now
-	opts.RefreshMargin = 45 * time.Second // more than the 30s left at t+90
 	ts, err := NewTokenSource(testCredential(t, sf, key, cert), opts)
 	if err != nil {
 		t.Fatal(err)

@@ -283,8 +283,9 @@ func TestRefreshMargin(t *testing.T) {
 	}{
 		{0, 0, 5 * time.Minute},
 		{0, 24 * time.Hour, 5 * time.Minute},
-		{0, 20 * time.Minute, 2 * time.Minute},
-		{0, 120 * time.Second, 12 * time.Second},
+		{0, 20 * time.Minute, 5 * time.Minute},
+		{0, 8 * time.Minute, 4 * time.Minute},
+		{0, 120 * time.Second, 60 * time.Second},
 		{time.Minute, 24 * time.Hour, time.Minute},
 		{time.Hour, 20 * time.Minute, 10 * time.Minute},
 	} {

@@ -31,7 +31,8 @@ type Options struct {
 	HTTPClient *http.Client
 
 	// RefreshMargin is how long before expiry a token is renewed. 0 means
-	// 5m or a tenth of the token's lifetime, whichever is smaller. A
+	// 5m or half the token's lifetime, whichever is smaller: SF's 24h
+	// tokens are renewed 5m early, a 120s token once 60s are left. A
 	// margin set here is capped at half the lifetime, so a short-lived
 	// token is still reused.
 	RefreshMargin time.Duration
@@ -297,7 +298,7 @@ func (ts *TokenSource) effectiveMargin() time.Duration {
 		return ts.margin
 	}
 	if ts.lifetime > 0 {
-		return min(DefaultRefreshMargin, ts.lifetime/10)
+		return min(DefaultRefreshMargin, ts.lifetime/2)
 	}
 	return DefaultRefreshMargin
 }
