@@ -126,7 +126,8 @@ const maintenancePage = `<!DOCTYPE html>
 
 // before answers the request itself when the fault replaces the response;
 // it reports whether it did. Faults that alter a served page return false.
-func (f *faultState) before(w http.ResponseWriter, r *http.Request) bool {
+// forbidden selects the 403 LGN0006 form of FaultTokenRejected.
+func (f *faultState) before(w http.ResponseWriter, r *http.Request, forbidden bool) bool {
 	switch f.Kind {
 	case FaultStatus:
 		status := f.Status
@@ -174,7 +175,7 @@ func (f *faultState) before(w http.ResponseWriter, r *http.Request) bool {
 		writeError(w, e.status, e.code, e.msg)
 		return true
 	case FaultTokenRejected:
-		writeError(w, http.StatusUnauthorized, "LGN0022", expiredTokenMsg)
+		writeTokenRejected(w, forbidden)
 		return true
 	case FaultSlow:
 		sleep(r, f.Delay)

@@ -418,7 +418,7 @@ func (s *Server) serveCollection(w *statusRecorder, r *http.Request, q *query) {
 	}
 	base := baseOf(r)
 	f := s.takeFault(q.es.name, p.index)
-	if f != nil && f.before(w, r) {
+	if f != nil && f.before(w, r, s.opts.ExpiredTokenStatus == http.StatusForbidden) {
 		return
 	}
 	jbase := jsonText(base)

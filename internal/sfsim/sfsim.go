@@ -188,6 +188,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		entry.Status = rec.status
 		s.logMu.Lock()
+		if len(s.log) >= maxLogEntries {
+			// Keep the newer half; a long-running simulator must not grow
+			// without bound.
+			s.log = append(s.log[:0], s.log[len(s.log)/2:]...)
+		}
 		s.log = append(s.log, entry)
 		s.logMu.Unlock()
 	}()
@@ -251,7 +256,11 @@ type Request struct {
 	FormKeys  []string // token endpoint form field names, sorted
 }
 
-// Requests returns a copy of the request log.
+// maxLogEntries bounds the request log.
+const maxLogEntries = 1 << 20
+
+// Requests returns a copy of the request log, oldest first. The log keeps
+// the last million requests or more.
 func (s *Server) Requests() []Request {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()

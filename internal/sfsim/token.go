@@ -102,7 +102,7 @@ func (s *Server) serveToken(w *statusRecorder, r *http.Request) []string {
 	}
 	sort.Strings(keys)
 	if f := s.takeFault(TokenEndpoint, -1); f != nil {
-		if f.before(w, r) {
+		if f.before(w, r, false) {
 			return keys
 		}
 		if f.Kind == FaultTruncate || f.Kind == FaultReset {
@@ -392,12 +392,18 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 			return true
 		}
 	}
-	if s.opts.ExpiredTokenStatus == http.StatusForbidden {
-		writeError(w, http.StatusForbidden, "LGN0006", expiredTokenMsg403)
-	} else {
-		writeError(w, http.StatusUnauthorized, "LGN0022", expiredTokenMsg)
-	}
+	writeTokenRejected(w, s.opts.ExpiredTokenStatus == http.StatusForbidden)
 	return false
+}
+
+// writeTokenRejected answers an OData request whose token SF does not
+// accept: 401 LGN0022, or the 403 LGN0006 variant.
+func writeTokenRejected(w http.ResponseWriter, forbidden bool) {
+	if forbidden {
+		writeError(w, http.StatusForbidden, "LGN0006", expiredTokenMsg403)
+		return
+	}
+	writeError(w, http.StatusUnauthorized, "LGN0022", expiredTokenMsg)
 }
 
 // RegisterClient registers an externally supplied certificate under a
