@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"sync"
@@ -608,5 +609,42 @@ func TestWrongShapeNotRetried(t *testing.T) {
 		if strings.Count(err.Error(), "odata:") != 1 {
 			t.Errorf("message %q", err)
 		}
+	}
+}
+
+// A certificate the client does not trust is fatal at once.
+func TestUntrustedCertificateNotRetried(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		jsonBody(200, `{"d":{"results":[]}}`)(w, r)
+	}))
+	defer srv.Close()
+	var events []RetryEvent
+	c, err := NewClient(srv.URL+"/odata/v2", &http.Client{Transport: &http.Transport{}},
+		&Options{Retry: fastRetry, OnRetry: func(e RetryEvent) { events = append(events, e) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = collect(t, c, Query{EntitySet: "User"})
+	if KindOf(err) != KindFatal || len(events) != 0 || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("error %v, %d retries", err, len(events))
+	}
+}
+
+// Plain http on loopback works only when allowed.
+func TestInsecureLoopback(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		jsonBody(200, `{"d":{"results":[{"userId":"a"}],"__next":"`+"http://"+r.Host+`/odata/v2/User?$skiptoken=2"}}`)(w, r)
+	}))
+	defer srv.Close()
+	if _, err := NewClient(srv.URL+"/odata/v2", nil, nil); !errors.Is(err, ErrInsecure) {
+		t.Fatalf("http root accepted: %v", err)
+	}
+	c, err := NewClient(srv.URL+"/odata/v2", srv.Client(), &Options{AllowInsecureLoopback: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := collect(t, c, Query{EntitySet: "User"})
+	if !errors.Is(err, ErrLinkLoop) || len(pages) != 2 {
+		t.Fatalf("pages %d, err %v", len(pages), err)
 	}
 }

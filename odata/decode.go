@@ -26,10 +26,11 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	if l.n <= 0 {
 		// Look one byte further: a body of exactly the limit is fine.
 		var one [1]byte
-		if n, _ := l.r.Read(one[:]); n > 0 {
+		n, err := l.r.Read(one[:])
+		if n > 0 {
 			return 0, ErrTooLarge
 		}
-		return l.r.Read(p[:0])
+		return 0, err
 	}
 	if int64(len(p)) > l.n {
 		p = p[:l.n]

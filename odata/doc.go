@@ -22,7 +22,8 @@
 // link under an https root, is refused before a request is sent, so a
 // bearer token never leaves the service. A link seen twice, or a run of
 // more than [Options.MaxEmptyPages] empty pages, ends the iteration with an
-// error instead of looping.
+// error instead of looping. [Client.PagesFrom] resumes a read at a saved
+// Next link.
 //
 // # Errors and retries
 //
@@ -44,7 +45,12 @@
 // pages keep the size, since SF fixes it with the first request of a
 // snapshot or cursor. SF's snapshot-lost error ([COE0019]) ends the
 // iteration with [ErrSnapshotLost]; the caller restarts from the first
-// page.
+// page. In snapshot and cursor modes a retry wait that would pass the 15
+// minutes SF keeps a snapshot between two requests is not made; the read
+// ends with [ErrSnapshotLost] at once. A 2xx body that is cut short or not
+// JSON is retried on the same URL, never taken as a short page; JSON of
+// the wrong shape ends the read ([ErrMalformedBody]). A body longer than
+// [Options.MaxResponseBytes] ends it with [ErrTooLarge].
 //
 // # Values
 //

@@ -58,17 +58,34 @@ type Page struct {
 }
 
 // Refresher is implemented by an http.RoundTripper that can renew its
-// credentials; the client calls it once after a 401 before one retry.
+// credentials. After a 401, or a 403 naming an expired or rejected token
+// (LGN0022, LGN0006, LGN0007), the client calls Refresh once and retries
+// the same URL once; a second auth failure is returned as
+// [KindAuthExpired]. Refresh should force a new token (SF returns the same
+// nearly expired token for the same assertion unless asked for a new one).
 type Refresher interface {
 	Refresh(ctx context.Context) error
 }
 
-// RetryPolicy bounds retries of transient failures.
+// RetryPolicy bounds retries of transient failures. The zero value means
+// the defaults given with each field.
 type RetryPolicy struct {
-	MaxAttempts int           // per request, first try included; 0 means 5
-	BaseDelay   time.Duration // 0 means 500ms
-	MaxDelay    time.Duration // cap of one wait; 0 means 5m
-	MaxElapsed  time.Duration // cap of all waits for one request; 0 means 15m
+	// MaxAttempts is per request, first try included; 0 means 5. The
+	// retry after a credential refresh is not counted.
+	MaxAttempts int
+
+	// BaseDelay is the first backoff ceiling, doubled per attempt; each
+	// wait is drawn uniformly from zero to the ceiling (full jitter).
+	// 0 means 500ms.
+	BaseDelay time.Duration
+
+	// MaxDelay caps one wait, including one asked for by Retry-After;
+	// 0 means 5m.
+	MaxDelay time.Duration
+
+	// MaxElapsed caps the time spent on one request, attempts and waits
+	// together: a retry whose wait would pass it is not made. 0 means 15m.
+	MaxElapsed time.Duration
 
 	// DefaultRetryAfter is the wait after a 429 without a Retry-After
 	// header; 0 means 300s, as SAP recommends.
@@ -77,20 +94,32 @@ type RetryPolicy struct {
 
 // RetryEvent describes one retry, for observers.
 type RetryEvent struct {
-	URL     string
-	Attempt int
-	Status  int // 0 for transport errors
-	Wait    time.Duration
-	Err     error
+	URL     string        // the request URL, without user information
+	Attempt int           // the attempt that failed, from 1
+	Status  int           // 0 for transport errors
+	Wait    time.Duration // before the retry; 0 after a credential refresh
+	Err     error         // the failure, an [*Error]
 }
 
 // Options configures a Client. The zero value means the documented defaults.
 type Options struct {
-	MaxResponseBytes      int64 // 0 means 256 MiB
-	Retry                 RetryPolicy
-	Logger                *slog.Logger     // nil: silent
-	OnRetry               func(RetryEvent) // nil: none
-	AllowInsecureLoopback bool             // permit http:// on 127.0.0.1 / ::1
+	// MaxResponseBytes bounds one response body after decompression; a
+	// longer body ends the read with [ErrTooLarge]. 0 means 256 MiB.
+	MaxResponseBytes int64
+
+	// Retry bounds retries of transient failures.
+	Retry RetryPolicy
+
+	// Logger receives warnings ($top/$skip paging, a lowered page size)
+	// and one record per retry. nil: silent.
+	Logger *slog.Logger
+
+	// OnRetry is called before each retry. nil: none.
+	OnRetry func(RetryEvent)
+
+	// AllowInsecureLoopback permits an http:// service root on 127.0.0.1,
+	// ::1 or localhost, for tests. Other http roots are always refused.
+	AllowInsecureLoopback bool
 
 	// MaxEmptyPages bounds a run of empty pages that each carry a __next
 	// link; 0 means 10.
