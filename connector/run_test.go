@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -249,5 +250,42 @@ func TestIncrementalRunStagesChangedRecords(t *testing.T) {
 				t.Error("no request of the incremental run filtered on a datetimeoffset literal")
 			}
 		})
+	}
+}
+
+func TestSkipPagingReportsAChangedSet(t *testing.T) {
+	// Case B01: $top/$skip paging over a set that changes loses rows. It
+	// is used only when asked for, and a count that moved fails the run
+	// as incomplete rather than passing for a full extract.
+	env := startSim(t, sfsim.Options{Users: 30})
+	users, _ := DefaultCatalog().Lookup("users")
+	users.Paging, users.PageSize, users.OrderBy = "skip", 10, []string{"userId"}
+	cat, err := NewCatalog(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	c, _ := env.connector(t, Options{Catalog: cat, PagesInFlight: 1, Observer: ObserverFuncs{
+		OnPageWritten: func(PageEvent) {
+			// A user on the first page leaves between two requests.
+			once.Do(func() {
+				uri := env.sim.Records("User")[0]["__metadata"].(map[string]any)["uri"].(string)
+				env.sim.Delete("User", uri[strings.LastIndex(uri, "/")+1:])
+			})
+		},
+	}})
+
+	rec, err := c.Run(context.Background(), "users")
+	var re *RunError
+	if !errors.As(err, &re) || re.Kind != KindIncomplete {
+		t.Fatalf("err = %v, want a RunError of kind incomplete", err)
+	}
+	if rec.Status != runstate.Failed || rec.Manifest != "" {
+		t.Errorf("record %+v", rec)
+	}
+	for _, r := range env.sim.Requests() {
+		if r.EntitySet == "User" && !strings.Contains(r.RawQuery, "$skip=") {
+			t.Errorf("request without $skip: %s", r.RawQuery)
+		}
 	}
 }
