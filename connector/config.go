@@ -3,8 +3,10 @@ package connector
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
@@ -98,7 +100,7 @@ func LoadTenantConfigOptions(r io.Reader, opts ConfigOptions) (*TenantConfig, er
 		"S3_endpoint":         &cfg.S3Endpoint,
 	}
 	var problems []string
-	for _, name := range slices.Sorted(mapKeys(raw)) {
+	for _, name := range slices.Sorted(maps.Keys(raw)) {
 		dst, ok := fields[name]
 		if !ok {
 			problems = append(problems, fmt.Sprintf("unknown field %q", truncate(name, 64)))
@@ -115,20 +117,10 @@ func LoadTenantConfigOptions(r io.Reader, opts ConfigOptions) (*TenantConfig, er
 	return &cfg, nil
 }
 
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 // jsonProblem describes a JSON syntax error by position only.
 func jsonProblem(err error) string {
 	var se *json.SyntaxError
-	if ok := asError(err, &se); ok {
+	if errors.As(err, &se) {
 		return fmt.Sprintf("syntax error at byte %d", se.Offset)
 	}
 	if err == io.EOF {
@@ -179,7 +171,7 @@ func (c *TenantConfig) problems(opts ConfigOptions) []string {
 	}
 	if err := staging.CheckBasePath(c.S3BasePath); err != nil {
 		var le *staging.LayoutError
-		if asError(err, &le) {
+		if errors.As(err, &le) {
 			add("S3_base_path", "%q: %s", truncate(c.S3BasePath, 80), le.Reason)
 		} else {
 			add("S3_base_path", "%v", err)
@@ -193,7 +185,9 @@ func (c *TenantConfig) problems(opts ConfigOptions) []string {
 	return p
 }
 
-var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+)+$|^[a-z0-9-]{2,32}$`)
+// regionRE accepts AWS region names (eu-west-1) and the short names S3
+// servers elsewhere use (us, garage).
+var regionRE = regexp.MustCompile(`^[a-z][a-z0-9-]{1,31}$`)
 
 // checkBaseURL checks an https base URL with no path beyond "/" (or any
 // path for an S3 endpoint), no user info, query or fragment.

@@ -67,8 +67,6 @@ func LoadSFCredential(ctx context.Context, ks Keystore, name, sfAddress string) 
 			return bad("not a JSON object ("+jsonProblem(err)+")", nil)
 		}
 	}
-	defer func() { doc = sfCredentialDoc{} }()
-
 	var missing []string
 	for _, f := range []struct{ name, value string }{
 		{"companyId", doc.CompanyID}, {"clientId", doc.ClientID}, {"userId", doc.UserID},

@@ -21,7 +21,8 @@
 //	{base}/{dataType}/{runID}/pages/{attempt}/{seq:06}.jsonl.gz
 //
 // while the next page is fetched; at most [Options.PagesInFlight] pages
-// are held at once, so memory does not grow with the run. The manifest is
+// are held at once, so memory does not grow with the page count; only the
+// set of staged entity keys does, by 16 bytes a record. The manifest is
 // written after the last page, then the state turns done. A failed run
 // ends in state failed with an [ErrorKind] an operator can act on.
 //

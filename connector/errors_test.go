@@ -12,7 +12,6 @@ import (
 
 	"github.com/techwolf/sfconnector/internal/sfsim"
 	"github.com/techwolf/sfconnector/odata"
-	"github.com/techwolf/sfconnector/runstate"
 	"github.com/techwolf/sfconnector/sfauth"
 	"github.com/techwolf/sfconnector/staging"
 )
@@ -91,5 +90,4 @@ func TestLogsCarryRunAndNoSecret(t *testing.T) {
 	if strings.Contains(string(state), body) {
 		t.Error("the state record holds the key")
 	}
-	_ = runstate.Done
 }

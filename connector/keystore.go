@@ -144,5 +144,3 @@ func (k DirKeystore) Secret(ctx context.Context, name string) ([]byte, error) {
 	}
 	return data, nil
 }
-
-func asError[T error](err error, target *T) bool { return errors.As(err, target) }

@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -185,7 +186,7 @@ func TestCancelRunningRun(t *testing.T) {
 		t.Fatal("the run did not stop after it was cancelled")
 	}
 	var re *RunError
-	if !asError(o.err, &re) || re.Kind != KindCancelled {
+	if !errors.As(o.err, &re) || re.Kind != KindCancelled {
 		t.Fatalf("Run returned %v, want a RunError of kind cancelled", o.err)
 	}
 	if o.rec.Status != runstate.Failed || o.rec.Manifest != "" {
