@@ -2,15 +2,15 @@ package sfsim
 
 import (
 	"bytes"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 )
 
 // serveAll pages through a whole entity set and returns the record count.
-func serveAll(b *testing.B, c *http.Client, token, u string) int {
+func serveAll(b testing.TB, c *http.Client, token, u string) int {
 	n := 0
+	var buf bytes.Buffer
 	for u != "" {
 		req, _ := http.NewRequest(http.MethodGet, u, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -18,8 +18,10 @@ func serveAll(b *testing.B, c *http.Client, token, u string) int {
 		if err != nil {
 			b.Fatal(err)
 		}
-		body, err := io.ReadAll(resp.Body)
+		buf.Reset()
+		_, err = buf.ReadFrom(resp.Body)
 		resp.Body.Close()
+		body := buf.Bytes()
 		if err != nil || resp.StatusCode != http.StatusOK {
 			b.Fatalf("GET %s: %d %v", u, resp.StatusCode, err)
 		}

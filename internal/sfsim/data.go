@@ -391,6 +391,9 @@ func (w *world) foJobCode(es *entitySet, i int) []any {
 		b.set("description_defaultValue", "Job code for "+title)
 	}
 	b.set("jobFunction", jobFuncID(e%w.jobFuncs))
+	if e >= 10 && rr.chance(30) {
+		b.set("parentJobCode", jobCodeID(rr.intn(10)))
+	}
 	b.set("jobLevel", pick(&rr, []string{"L1", "L2", "L3", "L4", "L5"}))
 	b.set("grade", "GR"+strconv.Itoa(1+rr.intn(12)))
 	b.set("isFulltimeEmployee", rr.chance(85))
@@ -435,6 +438,9 @@ func (w *world) foJobFunction(es *entitySet, i int) []any {
 	localized(b, "name", name, nil)
 	b.set("description", "Function: "+name)
 	b.set("jobFunctionType", pick(&rr, []string{"CORE", "SUPPORT"}))
+	if e >= len(functionNames) {
+		b.set("parentFunctionCode", jobFuncID(e%len(functionNames)))
+	}
 	b.set("status", "A")
 	created, mod := stamp(&rr)
 	b.set("createdBy", "admin")
@@ -495,6 +501,10 @@ func (w *world) skill(es *entitySet, i int) []any {
 	localized(b, "name", name, nil)
 	localized(b, "definition", "Can apply "+name+" at work.", nil)
 	localized(b, "category", pick(&r, []string{"Technical", "Business", "Leadership"}), nil)
+	if r.chance(60) {
+		localized(b, "group", pick(&r, []string{"Digital", "Core", "Compliance"}), nil)
+	}
+	localized(b, "libName", "SuccessFactors Library", nil)
 	for lvl := 1; lvl <= 5; lvl++ {
 		localized(b, "proLevel"+strconv.Itoa(lvl), "Level "+strconv.Itoa(lvl), nil)
 	}

@@ -401,7 +401,11 @@ func (s *Server) template(es *entitySet, rc *renderCache, i int, q *query) []byt
 			return *b
 		}
 	}
-	b := s.appendRecord(nil, templateBase, es, es.row(i), q.sel, q.selNav, nil, nil)
+	hint := int(es.sizeHint.Load())
+	b := s.appendRecord(make([]byte, 0, hint+hint/4), templateBase, es, es.row(i), q.sel, q.selNav, nil, nil)
+	if len(b) > hint {
+		es.sizeHint.Store(int64(len(b)))
+	}
 	if cached && s.cacheUsed.Load() < s.cacheLimit {
 		s.cacheUsed.Add(int64(len(b)))
 		rc.bytes.Add(int64(len(b)))

@@ -3,6 +3,7 @@ package sfsim
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // entitySet is one served entity set: its type, its generator and the
@@ -34,6 +35,8 @@ type entitySet struct {
 	// recently used first (see Server.renderCacheFor).
 	cacheMu sync.Mutex
 	caches  []*renderCache
+	// sizeHint is the largest rendering seen, to size render buffers.
+	sizeHint atomic.Int64
 
 	// Mutable state, guarded by Server.mu.
 	over    map[int][]any
