@@ -51,7 +51,7 @@ func TestEndToEnd(t *testing.T) {
 	const users = 120
 	simDir := filepath.Join(tmp, "sfsim")
 	startProgram(ctx, t, filepath.Join(bin, "sfsim"), "-addr", "127.0.0.1:0",
-		"-out", simDir, "-users", fmt.Sprint(users), "-page-size", "50", "-dump", filepath.Join(tmp, "users.ndjson"))
+		"-out", simDir, "-users", fmt.Sprint(users), "-page-size", "50", "-dump", filepath.Join(tmp, "dump"))
 	waitForFile(ctx, t, filepath.Join(simDir, "tenant.json"))
 
 	iss, err := authtest.NewIssuer("sfconnector-e2e", "sfconnector.runs")
@@ -71,14 +71,14 @@ func TestEndToEnd(t *testing.T) {
 
 	staged := filepath.Join(tmp, "staged")
 	frontCert := filepath.Join(tmp, "frontend.pem")
-	stderr := startProgram(ctx, t, filepath.Join(bin, "frontend"),
+	front := startProgram(ctx, t, filepath.Join(bin, "frontend"),
 		"-addr", "127.0.0.1:0", "-self-signed", "-cert", frontCert,
 		"-config", filepath.Join(simDir, "tenant.json"),
 		"-keystore", filepath.Join(simDir, "keystore"),
 		"-dir", staged, "-ca", trust,
 		"-issuer", iss.Issuer(), "-jwks-url", iss.JWKSURL(),
 		"-audience", "sfconnector-e2e", "-scope", "sfconnector.runs")
-	base := waitForLine(ctx, t, stderr, regexp.MustCompile(`"addr":"(https://127\.0\.0\.1:\d+)"`))
+	base := front.waitFor(ctx, t, regexp.MustCompile(`"addr":"(https://127\.0\.0\.1:\d+)"`))
 
 	client := clientTrusting(t, frontCert)
 	token := clientCredentialsToken(t, iss)
@@ -119,23 +119,20 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("ingest: %v\n%s", err, errOut.String())
 	}
 	got := userIDs(t, &out)
-	want := userIDs(t, mustOpen(t, filepath.Join(tmp, "users.ndjson")))
+	want := userIDs(t, mustOpen(t, filepath.Join(tmp, "dump", "User.ndjson")))
 	if len(got) != users || !slices.Equal(got, want) {
 		t.Fatalf("ingest printed %d users, the simulator holds %d (%d in its dump); first %v, want %v",
 			len(got), users, len(want), head(got), head(want))
 	}
 }
 
-// startProgram starts a built program and stops it at the end of the test.
-// It returns a reader of the program's stderr.
-func startProgram(ctx context.Context, t *testing.T, path string, args ...string) io.Reader {
+// startProgram starts a built program and stops it with SIGINT at the end
+// of the test. Its stdout and stderr are collected together.
+func startProgram(ctx context.Context, t *testing.T, path string, args ...string) *output {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, path, args...)
-	pr, pw := io.Pipe()
-	var logs bytes.Buffer
-	sw := &syncWriter{w: &logs}
-	cmd.Stderr = io.MultiWriter(pw, sw)
-	cmd.Stdout = sw
+	out := &output{}
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
@@ -144,24 +141,44 @@ func startProgram(ctx context.Context, t *testing.T, path string, args ...string
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
-		pw.Close()
 		if t.Failed() {
-			t.Logf("%s output:\n%s", filepath.Base(path), logs.String())
+			t.Logf("%s output:\n%s", filepath.Base(path), out.String())
 		}
 	})
-	return pr
+	return out
 }
 
-// syncWriter serialises the writes of a program's two output streams.
-type syncWriter struct {
+// output collects what a program writes; it never blocks the program.
+type output struct {
 	mu sync.Mutex
-	w  io.Writer
+	b  bytes.Buffer
 }
 
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
+}
+
+// waitFor waits until the output matches re and returns the first group.
+func (o *output) waitFor(ctx context.Context, t *testing.T, re *regexp.Regexp) string {
+	t.Helper()
+	for {
+		if m := re.FindStringSubmatch(o.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no output matching %s", re)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func waitForFile(ctx context.Context, t *testing.T, path string) {
@@ -175,31 +192,6 @@ func waitForFile(ctx context.Context, t *testing.T, path string) {
 			t.Fatalf("%s did not appear", path)
 		case <-time.After(50 * time.Millisecond):
 		}
-	}
-}
-
-// waitForLine reads r until a line matches re and returns its first
-// group; the rest of r is drained in the background.
-func waitForLine(ctx context.Context, t *testing.T, r io.Reader, re *regexp.Regexp) string {
-	t.Helper()
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case found <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	select {
-	case s := <-found:
-		return s
-	case <-ctx.Done():
-		t.Fatalf("no line matching %s", re)
-		return ""
 	}
 }
 

@@ -50,7 +50,9 @@ import (
 
 	"github.com/techwolf/sfconnector/connector"
 	"github.com/techwolf/sfconnector/examples/frontend/internal/auth"
+	"github.com/techwolf/sfconnector/examples/internal/setup"
 	"github.com/techwolf/sfconnector/examples/internal/tlsutil"
+	"github.com/techwolf/sfconnector/staging"
 )
 
 type config struct {
@@ -243,22 +245,33 @@ func newValidator(cfg config, client *http.Client) (*auth.Validator, error) {
 	})
 }
 
-// newConnector builds the connector from the tenant config and keystore.
+// newConnector builds the connector from the tenant config and keystore,
+// staging in -dir or the tenant's bucket.
 func newConnector(ctx context.Context, cfg config, client *http.Client, log *slog.Logger) (*connector.Connector, []string, error) {
-	f, err := os.Open(cfg.tenant)
+	tenant, err := setup.LoadTenant(cfg.tenant, cfg.insecureLoopback)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer f.Close()
-	tenant, err := connector.LoadTenantConfig(f)
+	ks := connector.DirKeystore{Dir: cfg.keystore}
+	store, err := setup.Store(ctx, cfg.dir, tenant, ks, cfg.insecureLoopback)
 	if err != nil {
 		return nil, nil, err
 	}
-	_ = client
-	opts := &connector.Options{Workers: cfg.workers, Logger: log}
-	conn, err := connector.NewFromTenant(ctx, tenant, nil, opts)
+	names := connector.DefaultCatalog().Names()
+	opts := &connector.Options{
+		Store:                 store,
+		HTTPClient:            client,
+		AllowInsecureLoopback: cfg.insecureLoopback,
+		Workers:               cfg.workers,
+		Logger:                log,
+	}
+	if cfg.s3Queue {
+		layout := staging.Layout{BasePath: tenant.S3BasePath}
+		opts.Queue = connector.NewS3Queue(store, layout, names, nil)
+	}
+	conn, err := connector.NewFromTenant(ctx, tenant, ks, opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	return conn, connector.DefaultCatalog().Names(), nil
+	return conn, names, nil
 }

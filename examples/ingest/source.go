@@ -3,10 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"os"
-	"strings"
 
 	"github.com/techwolf/sfconnector/connector"
+	"github.com/techwolf/sfconnector/examples/internal/setup"
 	"github.com/techwolf/sfconnector/staging"
 )
 
@@ -18,56 +17,26 @@ type source struct {
 }
 
 func (s source) open(ctx context.Context) (staging.Store, staging.Layout, error) {
-	var tenant *connector.TenantConfig
+	var (
+		tenant *connector.TenantConfig
+		ks     connector.Keystore
+		err    error
+	)
 	if s.config != "" {
-		f, err := os.Open(s.config)
-		if err != nil {
+		if tenant, err = setup.LoadTenant(s.config, s.insecureLoopback); err != nil {
 			return nil, staging.Layout{}, err
 		}
-		defer f.Close()
-		if tenant, err = connector.LoadTenantConfigOptions(f, connector.ConfigOptions{
-			AllowInsecureLoopback: s.insecureLoopback,
-		}); err != nil {
-			return nil, staging.Layout{}, err
-		}
+	}
+	if s.keystore != "" {
+		ks = connector.DirKeystore{Dir: s.keystore}
 	}
 	layout := staging.Layout{BasePath: s.basePath}
 	if layout.BasePath == "" && tenant != nil {
 		layout.BasePath = tenant.S3BasePath
 	}
-
-	switch {
-	case s.dir != "":
-		store, err := staging.NewDirStore(s.dir)
-		return store, layout, err
-	case tenant != nil:
-		if s.keystore == "" {
-			return nil, layout, errors.New("-keystore is required with -config")
-		}
-		store, err := tenantStore(ctx, tenant, s.keystore, s.insecureLoopback)
-		return store, layout, err
+	if s.dir == "" && (tenant == nil || ks == nil) {
+		return nil, layout, errors.New("say where the runs are: -dir DIR, or -config and -keystore")
 	}
-	return nil, layout, errors.New("say where the runs are: -dir DIR, or -config and -keystore")
-}
-
-// tenantStore opens the tenant's bucket with the S3 keys from the keystore.
-func tenantStore(ctx context.Context, cfg *connector.TenantConfig, keystore string, allowHTTP bool) (staging.Store, error) {
-	ks := connector.DirKeystore{Dir: keystore}
-	access, err := ks.Secret(ctx, cfg.S3AccessKeyAlias)
-	if err != nil {
-		return nil, err
-	}
-	secret, err := ks.Secret(ctx, cfg.S3SecretKeyAlias)
-	if err != nil {
-		return nil, err
-	}
-	return staging.NewS3Store(ctx, staging.S3Options{
-		Bucket:    cfg.S3Bucket,
-		Region:    cfg.S3Region,
-		Endpoint:  cfg.S3Endpoint,
-		PathStyle: cfg.S3Endpoint != "",
-		AllowHTTP: allowHTTP,
-		AccessKey: strings.TrimSpace(string(access)),
-		SecretKey: strings.TrimSpace(string(secret)),
-	})
+	store, err := setup.Store(ctx, s.dir, tenant, ks, s.insecureLoopback)
+	return store, layout, err
 }

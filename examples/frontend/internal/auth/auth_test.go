@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -145,7 +146,21 @@ func TestValidate(t *testing.T) {
 // fetched again, once; a flood of unknown key ids does not.
 func TestKeySetRefreshOnUnknownKid(t *testing.T) {
 	iss := newIssuer(t)
-	v, keys := newValidator(t, iss, 200*time.Millisecond)
+	clock := &fakeClock{t: time.Now()}
+	keys, err := auth.NewKeySet(iss.JWKSURL(), &auth.KeySetOptions{
+		HTTPClient:         iss.Client(),
+		MinRefreshInterval: time.Minute,
+		Now:                clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := auth.NewValidator(auth.Config{
+		Issuer: iss.Issuer(), Audience: audience, Scope: scope, Keys: keys,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 
 	if _, err := v.Validate(ctx, iss.SignRS256(iss.Claims())); err != nil {
@@ -159,6 +174,7 @@ func TestKeySetRefreshOnUnknownKid(t *testing.T) {
 	// Within the minimum interval it is refused without a fetch.
 	iss.RotateRSA("rsa-2")
 	rotated := iss.SignRS256(iss.Claims())
+	clock.Advance(30 * time.Second)
 	if _, err := v.Validate(ctx, rotated); !errors.Is(err, auth.ErrInvalidToken) {
 		t.Fatalf("token with a fresh kid inside the interval: %v", err)
 	}
@@ -166,7 +182,8 @@ func TestKeySetRefreshOnUnknownKid(t *testing.T) {
 		t.Fatalf("%d fetches inside the interval, want 1", got)
 	}
 
-	time.Sleep(250 * time.Millisecond)
+	// Past the interval, twenty concurrent requests share one fetch.
+	clock.Advance(31 * time.Second)
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
@@ -180,13 +197,11 @@ func TestKeySetRefreshOnUnknownKid(t *testing.T) {
 		t.Fatalf("%d fetches after rotation, want 2", got)
 	}
 
-	// Unknown key ids do not fetch again within the interval.
+	// Forged key ids do not fetch again within the interval.
+	other := mustRSA(t)
 	for i := range 50 {
-		c := iss.Claims()
-		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
-		tok.Header["kid"] = "unknown-" + string(rune('a'+i%26))
-		s, _ := tok.SignedString(mustRSA(t))
-		if _, err := v.Validate(ctx, s); !errors.Is(err, auth.ErrInvalidToken) {
+		forged := iss.SignWith(jwt.SigningMethodRS256, fmt.Sprintf("forged-%d", i), other, iss.Claims())
+		if _, err := v.Validate(ctx, forged); !errors.Is(err, auth.ErrInvalidToken) {
 			t.Fatalf("forged kid accepted: %v", err)
 		}
 	}
@@ -196,6 +211,32 @@ func TestKeySetRefreshOnUnknownKid(t *testing.T) {
 	if int64(keys.Fetches()) != iss.JWKSFetches() {
 		t.Fatalf("key set counted %d fetches, issuer saw %d", keys.Fetches(), iss.JWKSFetches())
 	}
+
+	// A cached key set older than MaxAge (1h by default) is fetched again.
+	clock.Advance(time.Hour)
+	if _, err := v.Validate(ctx, rotated); err != nil {
+		t.Fatal(err)
+	}
+	if got := keys.Fetches(); got != 3 {
+		t.Fatalf("%d fetches after an hour, want 3", got)
+	}
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
 
 // A token from another issuer never makes the key set be fetched.
