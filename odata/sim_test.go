@@ -103,7 +103,7 @@ func TestSimPagingModes(t *testing.T) {
 			}
 			for _, p := range pages {
 				for _, r := range p.Records {
-					if _, err := NormalizeDates(r, map[string]DateKind{"lastModifiedDateTime": KindDateTimeOffset}); err != nil {
+					if _, err := NormalizeDates(r, map[string]DateKind{"lastModifiedDateTime": EdmDateTimeOffset}); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -99,12 +99,12 @@ func FormatDate(t time.Time) string { return t.Format(time.DateOnly) }
 type DateKind int
 
 const (
-	// KindDateTimeOffset is an Edm.DateTimeOffset: RFC 3339 in UTC.
-	KindDateTimeOffset DateKind = iota + 1
-	// KindDateTime is an Edm.DateTime: RFC 3339 without a zone.
-	KindDateTime
-	// KindDate is an Edm.DateTime marked date-only: "2006-01-02".
-	KindDate
+	// EdmDateTimeOffset is an Edm.DateTimeOffset: RFC 3339 in UTC.
+	EdmDateTimeOffset DateKind = iota + 1
+	// EdmDateTime is an Edm.DateTime: RFC 3339 without a zone.
+	EdmDateTime
+	// EdmDateOnly is an Edm.DateTime marked date-only: "2006-01-02".
+	EdmDateOnly
 )
 
 // NormalizeDate turns one raw JSON date value into a JSON string of the
@@ -121,11 +121,11 @@ func NormalizeDate(raw json.RawMessage, kind DateKind) (json.RawMessage, error) 
 	}
 	var out string
 	switch kind {
-	case KindDateTimeOffset:
+	case EdmDateTimeOffset:
 		out = FormatDateTimeOffset(t)
-	case KindDateTime:
+	case EdmDateTime:
 		out = FormatDateTime(t)
-	case KindDate:
+	case EdmDateOnly:
 		out = FormatDate(t)
 	default:
 		return nil, fmt.Errorf("%w: unknown date kind %d", ErrBadValue, kind)

@@ -56,12 +56,12 @@ func TestB07NormalizeDates(t *testing.T) {
 		`"endDate":"/Date(1583107200000)/","effStart":"/Date(-2208988800000)/","lastModified":"/Date(1564134316000)/",` +
 		`"gone":null,"name":"/Date(x)/","n":1}`)
 	got, err := NormalizeDates(rec, map[string]DateKind{
-		"lastModifiedDateTime": KindDateTimeOffset,
-		"createdDateTime":      KindDateTimeOffset,
-		"endDate":              KindDate,
-		"effStart":             KindDate,
-		"lastModified":         KindDateTime,
-		"gone":                 KindDateTimeOffset,
+		"lastModifiedDateTime": EdmDateTimeOffset,
+		"createdDateTime":      EdmDateTimeOffset,
+		"endDate":              EdmDateOnly,
+		"effStart":             EdmDateOnly,
+		"lastModified":         EdmDateTime,
+		"gone":                 EdmDateTimeOffset,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -73,13 +73,13 @@ func TestB07NormalizeDates(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 
-	_, err = NormalizeDates(json.RawMessage(`{"a":1,"hireDate":"/Date(abc)/"}`), map[string]DateKind{"hireDate": KindDate})
+	_, err = NormalizeDates(json.RawMessage(`{"a":1,"hireDate":"/Date(abc)/"}`), map[string]DateKind{"hireDate": EdmDateOnly})
 	if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), `"hireDate"`) ||
 		!strings.Contains(err.Error(), "/Date(abc)/") {
 		t.Errorf("garbage: %v", err)
 	}
 	for _, bad := range []string{`[]`, `{"a":`, `{"a":1}x`, `{"hireDate":5}`} {
-		if _, err := NormalizeDates(json.RawMessage(bad), map[string]DateKind{"hireDate": KindDate}); err == nil {
+		if _, err := NormalizeDates(json.RawMessage(bad), map[string]DateKind{"hireDate": EdmDateOnly}); err == nil {
 			t.Errorf("NormalizeDates(%s): no error", bad)
 		}
 	}
