@@ -121,14 +121,14 @@ func run(ctx context.Context, dir string, users, workers int) (failed int, err e
 	}
 
 	fmt.Printf("\n%d runs in %.1fs, staged in %s\n\n", len(names), time.Since(start).Seconds(), dir)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "data type\trun id\tstatus\tpages\trecords\tseconds\t")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DATA TYPE\tRUN ID\tSTATUS\tPAGES\tRECORDS\tSECONDS")
 	for _, name := range names {
 		rec := recs[name]
 		if rec.Status != runstate.Done {
 			failed++
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.2f\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.2f\n",
 			name, rec.RunID, rec.Status, rec.Pages, rec.Records, seconds(rec))
 	}
 	tw.Flush()
