@@ -216,7 +216,6 @@ func TestIncrementalRunStagesChangedRecords(t *testing.T) {
 				t.Errorf("first run mode %q since %v, want full", full.Mode, full.Since)
 			}
 
-			time.Sleep(1100 * time.Millisecond) // past the overlap
 			touched := env.sim.Touch(tc.entitySet, 4)
 			inc, err := c.RunWith(ctx, tc.dataType, RunOptions{Incremental: true})
 			if err != nil {
