@@ -46,8 +46,11 @@ const (
 // AnyPage makes a Fault match every page.
 const AnyPage = -1
 
-// Fault makes matching requests fail. The zero value fails the first
-// page of any entity set once with a 500.
+// Fault makes matching requests fail. Faults apply to collection pages
+// (EntitySet and Page) and to the token endpoint (EntitySet ==
+// TokenEndpoint, Page ignored); single-entity, $count and $metadata
+// requests are served normally. The zero value fails the first page of
+// any entity set once with a 500.
 type Fault struct {
 	EntitySet string // "" matches every entity set; TokenEndpoint the token endpoint
 	Page      int    // 0-based page index; AnyPage matches all

@@ -105,6 +105,10 @@ type Credential struct {
 
 // Server is a running simulator. Its methods are safe for concurrent use,
 // also while it serves requests.
+//
+// OData requests need a bearer token from /oauth/token (see
+// [Server.NewCredential]) or from [Server.IssueToken], unless
+// Options.NoAuth is set.
 type Server struct {
 	opts Options
 	w    *world
