@@ -69,8 +69,12 @@ func (w *world) managerOf(u int) int {
 	return (u - 1) / 7
 }
 
-// inactive reports whether user u has left the company.
+// inactive reports whether user u has left the company. The first user,
+// the top of the management tree, never has.
 func (w *world) inactive(u int) bool {
+	if u == 0 {
+		return false
+	}
 	r := newRnd(w.seed, idHire, u)
 	r.next()
 	return r.chance(5)

@@ -417,7 +417,7 @@ func (s *Server) RegisterClient(clientID string, cert *x509.Certificate) {
 
 // NewCredential generates a key pair, registers it and returns it. baseURL
 // is where the simulator is served (used for TokenURL and the Recipient).
-// The credential's user is the first active user.
+// The credential's user is the first user, who is always active.
 func (s *Server) NewCredential(baseURL string) Credential {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -453,17 +453,9 @@ func (s *Server) newCredential(baseURL string, key *rsa.PrivateKey, notBefore, n
 		TokenURL:  baseURL + "/oauth/token",
 		CompanyID: s.opts.CompanyID,
 		ClientID:  clientID,
-		UserID:    s.firstActiveUser(),
+		UserID:    userID(0),
 		KeyPEM:    pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}),
 		CertPEM:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-	}
-}
-
-func (s *Server) firstActiveUser() string {
-	for u := 0; ; u++ {
-		if !s.w.inactive(u) {
-			return userID(u)
-		}
 	}
 }
 
