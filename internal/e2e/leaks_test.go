@@ -12,11 +12,20 @@ import (
 // checkText fails the test when text holds a recorded secret.
 func (s *secretRecorder) checkText(t testing.TB, what, text string) {
 	t.Helper()
+	for _, sec := range s.found(text) {
+		t.Errorf("%s holds a secret (%d bytes starting %.6q…)", what, len(sec), sec)
+	}
+}
+
+// found returns the recorded secrets text holds.
+func (s *secretRecorder) found(text string) []string {
+	var out []string
 	for _, sec := range s.all() {
 		if strings.Contains(text, sec) {
-			t.Errorf("%s holds a secret (%d bytes starting %.6q…)", what, len(sec), sec)
+			out = append(out, sec)
 		}
 	}
+	return out
 }
 
 // checkNoLeaks looks for every secret the run handled in the log, in the
