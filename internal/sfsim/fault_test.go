@@ -252,3 +252,23 @@ func TestTouchAddDelete(t *testing.T) {
 		t.Fatalf("deleted user: %d", st.StatusCode)
 	}
 }
+
+// A fault that spoils the last page of a snapshot does not consume the
+// snapshot: the client's retry of the same URL gets the page.
+func TestSpoiledLastSnapshotPageCanBeRetried(t *testing.T) {
+	s, ts := startTLS(t, Options{Users: 20})
+	c := newClient(t, s, ts)
+	_, p0 := c.page(ts.URL + "/odata/v2/User?$select=userId&paging=snapshot&customPageSize=10")
+	last := p0.D.Next
+	for _, kind := range []FaultKind{FaultTruncate, FaultEmptyPage, FaultStatus} {
+		s.Inject(Fault{Page: 1, Kind: kind, Status: 503})
+		c.get(last)
+	}
+	st, env := c.page(last)
+	if st != 200 || len(env.D.Results) != 10 || env.D.Next != "" {
+		t.Fatalf("retry of the last page: %d, %d records, next %q", st, len(env.D.Results), env.D.Next)
+	}
+	if st, _ := c.page(last); st != 500 {
+		t.Fatalf("the last page served twice: %d", st)
+	}
+}

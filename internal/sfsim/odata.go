@@ -156,14 +156,32 @@ func snapshotLost() *queryError {
 
 // page is one page to serve: its rows and what comes after it.
 type page struct {
-	index int     // 0-based page number, for faults
 	rows  []int32 // row indexes
 	total int     // __count
 	next  string  // $skiptoken of the next page, "" on the last page
 }
 
-// plan decides which rows a collection request gets.
-func (s *Server) plan(q *query) (page, error) {
+// pageIndex is the 0-based page a request asks for, read from its
+// $skiptoken before the page is planned, so that a fault can replace the
+// page without consuming it.
+func pageIndex(q *query) (int, error) {
+	if q.skiptoken == "" {
+		return 0, nil
+	}
+	tok, err := decodeToken(q.skiptoken)
+	if err != nil {
+		return 0, err
+	}
+	if q.paging == "" {
+		return tok.StartRow / q.pageSize, nil
+	}
+	return tok.Page, nil
+}
+
+// plan decides which rows a collection request gets. keep leaves a
+// snapshot in place even when its last page is served, for a response a
+// fault spoils: the client's retry must find it.
+func (s *Server) plan(q *query, keep bool) (page, error) {
 	s.mu.RLock()
 	all := s.matches(q)
 	s.mu.RUnlock()
@@ -182,7 +200,7 @@ func (s *Server) plan(q *query) (page, error) {
 	}
 	switch q.paging {
 	case "snapshot":
-		return s.planSnapshot(q, window, total, tok)
+		return s.planSnapshot(q, window, total, tok, keep)
 	case "cursor":
 		start := 0
 		if tok.Cursor != nil {
@@ -194,7 +212,7 @@ func (s *Server) plan(q *query) (page, error) {
 			start = sort.Search(len(window), func(i int) bool { return window[i] > last })
 		}
 		end := min(start+ps, len(window))
-		p := page{index: tok.Page, rows: window[start:end], total: total}
+		p := page{rows: window[start:end], total: total}
 		if end < len(window) {
 			c := int(window[end-1])
 			p.next = encodeToken(pageToken{Cursor: &c, Page: tok.Page + 1, Issued: s.now().UnixMilli()})
@@ -203,14 +221,14 @@ func (s *Server) plan(q *query) (page, error) {
 	}
 	start := min(tok.StartRow, len(window))
 	end := min(start+ps, len(window))
-	p := page{index: start / ps, rows: window[start:end], total: total}
+	p := page{rows: window[start:end], total: total}
 	if end < len(window) {
 		p.next = encodeToken(pageToken{StartRow: end, EndRow: end + ps})
 	}
 	return p, nil
 }
 
-func (s *Server) planSnapshot(q *query, window []int32, total int, tok pageToken) (page, error) {
+func (s *Server) planSnapshot(q *query, window []int32, total int, tok pageToken, keep bool) (page, error) {
 	now := s.now()
 	s.pageMu.Lock()
 	defer s.pageMu.Unlock()
@@ -245,14 +263,14 @@ func (s *Server) planSnapshot(q *query, window []int32, total int, tok pageToken
 	ps := snap.pageSize
 	start := min(tok.Page*ps, len(snap.rows))
 	end := min(start+ps, len(snap.rows))
-	p := page{index: tok.Page, rows: snap.rows[start:end], total: total}
+	p := page{rows: snap.rows[start:end], total: total}
 	if tok.Snapshot != "" {
 		p.total = len(snap.rows)
 	}
 	if end < len(snap.rows) {
 		s.snapshots[id] = snap
 		p.next = encodeToken(pageToken{Snapshot: id, Page: tok.Page + 1})
-	} else {
+	} else if !keep {
 		// SF drops the snapshot once its last page is served.
 		delete(s.snapshots, id)
 	}
@@ -415,16 +433,22 @@ func (s *Server) template(es *entitySet, rc *renderCache, i int, q *query) []byt
 }
 
 func (s *Server) serveCollection(w *statusRecorder, r *http.Request, q *query) {
-	p, err := s.plan(q)
+	index, err := pageIndex(q)
+	if err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	f := s.takeFault(q.es.name, index)
+	if f != nil && f.before(w, r, s.opts.ExpiredTokenStatus == http.StatusForbidden) {
+		return
+	}
+	spoiled := f != nil && (f.Kind == FaultTruncate || f.Kind == FaultReset || f.Kind == FaultEmptyPage)
+	p, err := s.plan(q, spoiled)
 	if err != nil {
 		writeQueryError(w, err)
 		return
 	}
 	base := baseOf(r)
-	f := s.takeFault(q.es.name, p.index)
-	if f != nil && f.before(w, r, s.opts.ExpiredTokenStatus == http.StatusForbidden) {
-		return
-	}
 	jbase := jsonText(base)
 	rows := s.collect(q, jbase, p.rows)
 	next := ""
