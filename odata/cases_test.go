@@ -648,3 +648,17 @@ func TestInsecureLoopback(t *testing.T) {
 		t.Fatalf("pages %d, err %v", len(pages), err)
 	}
 }
+
+func TestBound(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"abc", 5, "abc"}, {"abcdef", 3, "abc"}, {"aë", 2, "a"}, {"\xff\xfe\xfd\xfc\xfb", 4, "\xff"},
+	} {
+		if got := bound(tc.in, tc.n); got != tc.want {
+			t.Errorf("bound(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}

@@ -226,9 +226,9 @@ func parseErrorBody(e *Error, contentType string, body []byte) {
 			} `json:"error"`
 		}
 		if json.Unmarshal(trimmed, &env) == nil && (env.Error.Code != "" || env.Error.Message.Value != "") {
-			e.Code = env.Error.Code
-			e.Message = env.Error.Message.Value
-			e.CorrelationID = env.Error.InnerError.TransactionID
+			e.Code = bound(env.Error.Code, snippetLen)
+			e.Message = bound(env.Error.Message.Value, messageLen)
+			e.CorrelationID = bound(env.Error.InnerError.TransactionID, snippetLen)
 			return
 		}
 	case strings.HasSuffix(mt, "xml"):
@@ -237,8 +237,8 @@ func parseErrorBody(e *Error, contentType string, body []byte) {
 			Message string `xml:"message"`
 		}
 		if xml.Unmarshal(trimmed, &env) == nil && (env.Code != "" || env.Message != "") {
-			e.Code = strings.TrimSpace(env.Code)
-			e.Message = strings.TrimSpace(env.Message)
+			e.Code = bound(strings.TrimSpace(env.Code), snippetLen)
+			e.Message = bound(strings.TrimSpace(env.Message), messageLen)
 			return
 		}
 	}
@@ -251,15 +251,26 @@ func parseErrorBody(e *Error, contentType string, body []byte) {
 	}
 }
 
+// messageLen bounds an SF error message kept in an error.
+const messageLen = 1000
+
 // snippet returns the first bytes of body, cut at a rune boundary.
-func snippet(body []byte) string {
-	if len(body) > snippetLen {
-		body = body[:snippetLen]
-		for len(body) > 0 && !utf8.Valid(body) {
-			body = body[:len(body)-1]
-		}
+func snippet(body []byte) string { return bound(string(body), snippetLen) }
+
+// bound cuts s to at most n bytes, at a rune boundary.
+func bound(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return string(body)
+	s = s[:n]
+	// Drop a rune cut in half, but no more: the body may not be UTF-8.
+	for i := 0; i < utf8.UTFMax-1 && len(s) > 0; i++ {
+		if r, size := utf8.DecodeLastRuneInString(s); r != utf8.RuneError || size != 1 {
+			break
+		}
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 func isJSONType(mt string) bool {
