@@ -553,11 +553,11 @@ func (s *Server) appendRecord(b []byte, jbase string, es *entitySet, row []any, 
 	props := es.typ.props
 	if sel == nil {
 		for i, p := range props {
-			b = appendField(b, p, row[i])
+			b = appendField(b, p, row[i], s.opts.EscapedDates)
 		}
 	} else {
 		for _, i := range sel {
-			b = appendField(b, props[i], row[i])
+			b = appendField(b, props[i], row[i], s.opts.EscapedDates)
 		}
 	}
 	navs := es.typ.navs
@@ -587,11 +587,11 @@ func (s *Server) appendRecord(b []byte, jbase string, es *entitySet, row []any, 
 	return append(b, '}')
 }
 
-func appendField(b []byte, p property, v any) []byte {
+func appendField(b []byte, p property, v any, escDates bool) []byte {
 	b = append(b, ',', '"')
 	b = append(b, p.name...)
 	b = append(b, '"', ':')
-	return appendValue(b, p, v)
+	return appendValue(b, p, v, escDates)
 }
 
 func indexOf(xs []string, x string) int {

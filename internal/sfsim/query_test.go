@@ -426,3 +426,17 @@ func TestSnapshotRestartLimit(t *testing.T) {
 		t.Fatalf("after the block: %d", st)
 	}
 }
+
+func TestEscapedDates(t *testing.T) {
+	plain := New(Options{Users: 5})
+	esc, ts := startTLS(t, Options{Users: 5, EscapedDates: true})
+	c := newClient(t, esc, ts)
+	_, b := c.get(ts.URL + "/odata/v2/User?$select=userId,hireDate,lastModifiedDateTime&$top=1")
+	if !strings.Contains(string(b), `"hireDate":"\/Date(`) || !strings.Contains(string(b), `+0000)\/"`) {
+		t.Fatalf("escaped dates: %s", b)
+	}
+	// Decoded, the values are the same as without escaping.
+	if !equalJSON(plain.Records("User")[0]["hireDate"], esc.Records("User")[0]["hireDate"]) {
+		t.Fatal("escaped and plain dates decode differently")
+	}
+}

@@ -69,8 +69,9 @@ func appendInt(b []byte, v any) []byte {
 
 // appendValue writes a property value the way SF's JSON format does:
 // Int64 and Decimal as strings, Edm.DateTime as "/Date(ms)/",
-// Edm.DateTimeOffset as "/Date(ms+0000)/".
-func appendValue(b []byte, p property, v any) []byte {
+// Edm.DateTimeOffset as "/Date(ms+0000)/"; escDates writes the slashes
+// escaped ("\/Date(ms)\/"), which decodes to the same string.
+func appendValue(b []byte, p property, v any, escDates bool) []byte {
 	if v == nil {
 		return append(b, "null"...)
 	}
@@ -102,16 +103,21 @@ func appendValue(b []byte, p property, v any) []byte {
 			return append(b, "true"...)
 		}
 		return append(b, "false"...)
-	case tDateTime:
+	case tDateTime, tDateTimeOffset:
 		ms, _ := v.(int64)
-		b = append(b, `"/Date(`...)
+		if escDates {
+			b = append(b, `"\/Date(`...)
+		} else {
+			b = append(b, `"/Date(`...)
+		}
 		b = strconv.AppendInt(b, ms, 10)
+		if p.typ == tDateTimeOffset {
+			b = append(b, "+0000"...)
+		}
+		if escDates {
+			return append(b, `)\/"`...)
+		}
 		return append(b, `)/"`...)
-	case tDateTimeOffset:
-		ms, _ := v.(int64)
-		b = append(b, `"/Date(`...)
-		b = strconv.AppendInt(b, ms, 10)
-		return append(b, `+0000)/"`...)
 	}
 	return append(b, "null"...)
 }

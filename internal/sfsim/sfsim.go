@@ -38,6 +38,11 @@ type Options struct {
 	// with LGN0006, the other variant SF is known to send.
 	ExpiredTokenStatus int
 
+	// EscapedDates writes date values as "\/Date(ms)\/", with the
+	// slashes escaped as some SF responses have them; decoded, the value
+	// is the same string.
+	EscapedDates bool
+
 	// NoAuth serves OData without a bearer token, for tests of the OData
 	// layer alone.
 	NoAuth bool
