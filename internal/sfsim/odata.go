@@ -3,10 +3,12 @@ package sfsim
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -481,11 +483,19 @@ func (s *Server) serveCollection(w *statusRecorder, r *http.Request, q *query) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json;charset=utf-8")
+	var out io.Writer = w
+	if s.opts.Gzip && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Add("Vary", "Accept-Encoding")
+		zw := gzip.NewWriter(w)
+		defer zw.Close()
+		out = zw
+	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return
 	}
-	bw := bufio.NewWriterSize(w, 64<<10)
+	bw := bufio.NewWriterSize(out, 64<<10)
 	writePage(bw, jbase, q, rows, p.total, next)
 	bw.Flush()
 }

@@ -440,3 +440,13 @@ func TestEscapedDates(t *testing.T) {
 		t.Fatal("escaped and plain dates decode differently")
 	}
 }
+
+func TestGzip(t *testing.T) {
+	s, ts := startTLS(t, Options{Users: 30, Gzip: true})
+	c := newClient(t, s, ts)
+	// Go's transport asks for gzip and decompresses transparently.
+	resp, b := c.get(ts.URL + "/odata/v2/User?$select=userId")
+	if resp.StatusCode != 200 || !resp.Uncompressed || !strings.Contains(string(b), `"userId":"10000030"`) {
+		t.Fatalf("gzip page: %d uncompressed=%v %.100s", resp.StatusCode, resp.Uncompressed, b)
+	}
+}

@@ -43,6 +43,9 @@ type Options struct {
 	// is the same string.
 	EscapedDates bool
 
+	// Gzip compresses collection pages for requests that accept gzip.
+	Gzip bool
+
 	// NoAuth serves OData without a bearer token, for tests of the OData
 	// layer alone.
 	NoAuth bool
