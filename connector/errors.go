@@ -49,7 +49,8 @@ const (
 	// the read, so rows were likely lost or repeated.
 	KindIncomplete ErrorKind = "incomplete"
 
-	// KindStorage: the store refused or failed a write or read.
+	// KindStorage: the store refused or failed a write or read, or was
+	// too slow to renew the run's lease in time.
 	KindStorage ErrorKind = "storage"
 
 	// KindCancelled: the run was cancelled.
@@ -108,7 +109,8 @@ func kindOf(err error) ErrorKind {
 	switch {
 	case errors.Is(err, errCancelled), errors.Is(err, context.Canceled):
 		return KindCancelled
-	case errors.As(err, &se), errors.Is(err, runstate.ErrConflict), errors.Is(err, staging.ErrInvalidKey):
+	case errors.As(err, &se), errors.Is(err, runstate.ErrConflict), errors.Is(err, staging.ErrInvalidKey),
+		errors.Is(err, errLeaseExpired):
 		return KindStorage
 	case errors.As(err, &te):
 		return KindBadData

@@ -199,7 +199,7 @@ func TestCancelRunningRun(t *testing.T) {
 			last = r.Time
 		}
 	}
-	if last.Sub(cancelled) > 500*time.Millisecond {
+	if last.Sub(cancelled) > 2*time.Second {
 		t.Errorf("SF was still read %v after the cancel", last.Sub(cancelled))
 	}
 	if n := len(pageKeys(t, store, env.cfg.S3BasePath, "users", id)); n >= 12 {
@@ -245,8 +245,9 @@ func TestPagesUploadWhileTheNextIsFetched(t *testing.T) {
 		if rec.Pages != 16 {
 			t.Fatalf("%d pages, want 16", rec.Pages)
 		}
-		if got := store.max.Load(); got != int64(inFlight) {
-			t.Errorf("PagesInFlight %d: at most %d uploads at once, want %d", inFlight, got, inFlight)
+		// Bounded, and overlapping when more than one page may be held.
+		if got := store.max.Load(); got > int64(inFlight) || (inFlight > 1 && got < 2) {
+			t.Errorf("PagesInFlight %d: at most %d uploads at once", inFlight, got)
 		}
 		t.Logf("PagesInFlight %d: 16 pages with 40ms uploads in %v", inFlight, elapsed.Round(time.Millisecond))
 	}
@@ -271,4 +272,25 @@ func TestStartFinishesOrphanedRuns(t *testing.T) {
 		rec, err := second.Status(ctx, id)
 		return err == nil && rec.Status == runstate.Done
 	})
+}
+
+func TestFenceStopsRequestsAfterTheLease(t *testing.T) {
+	f := &fence{}
+	f.until.Store(time.Now().Add(time.Hour).UnixNano())
+	if err := f.check(); err != nil {
+		t.Fatalf("a live lease: %v", err)
+	}
+	f.until.Store(time.Now().Add(-time.Millisecond).UnixNano())
+	tr := withRunHeader(http.DefaultTransport, "run/1/w", f)
+	req, _ := http.NewRequest("GET", "https://127.0.0.1:1/odata/v2/User", nil)
+	if _, err := tr.RoundTrip(req); !errors.Is(err, errLeaseExpired) {
+		t.Fatalf("RoundTrip after the lease = %v, want errLeaseExpired", err)
+	}
+	if kindOf(fmt.Errorf("odata: %w", errLeaseExpired)) != KindStorage {
+		t.Error("an expired lease is not a storage failure")
+	}
+	var nilFence *fence
+	if nilFence.check() != nil {
+		t.Error("a nil fence refused")
+	}
 }

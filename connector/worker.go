@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/techwolf/sfconnector/odata"
@@ -47,13 +48,21 @@ func (c *Connector) work(ctx context.Context, run *runstate.Run, inline bool) (*
 		WorkerID: c.workerID, Status: runstate.Running})
 
 	hb := c.tracker.StartHeartbeat(ctx, run, c.opts.Heartbeat, c.opts.Lease)
-	res, err := c.extract(hb.Context(), hb, rec, log)
+	f := c.newFence(hb)
+	res, err := c.extract(hb.Context(), hb, f, rec, log)
+	if err == nil {
+		err = f.check()
+	}
 	if err == nil {
 		err = c.commitManifest(hb.Context(), rec, res)
 	}
 	run, lost := hb.Stop()
 	if lost != nil {
 		return c.lost(ctx, rec, res, lost, start, log)
+	}
+	if errors.Is(err, errNotOurs) {
+		log.Warn("run lost to another worker", "err", err)
+		return nil, err
 	}
 	if err != nil && ctx.Err() != nil && !inline {
 		log.Info("run left for another worker to take over", "err", err)
@@ -146,7 +155,7 @@ type result struct {
 
 // extract reads the data type's pages and stages them. A lost snapshot
 // starts the read over once.
-func (c *Connector) extract(ctx context.Context, hb *runstate.Heartbeat, rec runstate.Record, log *slog.Logger) (*result, error) {
+func (c *Connector) extract(ctx context.Context, hb *runstate.Heartbeat, f *fence, rec runstate.Record, log *slog.Logger) (*result, error) {
 	dt, ok := c.catalog.lookup(rec.DataType)
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownDataType, rec.DataType)
@@ -163,7 +172,7 @@ func (c *Connector) extract(ctx context.Context, hb *runstate.Heartbeat, rec run
 		q.Filter = odata.And(q.Filter,
 			odata.Ge(dt.Modified, lit(*rec.Since)), odata.Le(dt.Modified, lit(*rec.Started)))
 	}
-	client, err := c.client(rec, log)
+	client, err := c.client(rec, f, log)
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +362,12 @@ func (c *Connector) commitManifest(ctx context.Context, rec runstate.Record, res
 	err = staging.WriteManifest(ctx, c.opts.Store, key, m)
 	if errors.Is(err, staging.ErrPrecondition) {
 		// An earlier attempt wrote a manifest and died before the state
-		// turned done; that attempt's pages are not ours to list.
+		// turned done: replace it. A later attempt's means this worker
+		// lost the run; leave it alone.
+		old, rerr := staging.ReadManifest(ctx, c.opts.Store, key)
+		if rerr == nil && old.Attempt >= rec.Attempt {
+			return fmt.Errorf("%w: attempt %d wrote the manifest", errNotOurs, old.Attempt)
+		}
 		if derr := c.opts.Store.Delete(ctx, key); derr != nil {
 			return storageErr(derr)
 		}
@@ -368,9 +382,9 @@ func (c *Connector) commitManifest(ctx context.Context, rec runstate.Record, res
 
 // client returns an OData client for one run: its requests carry the run
 // header, and retries are reported to the observer.
-func (c *Connector) client(rec runstate.Record, log *slog.Logger) (*odata.Client, error) {
+func (c *Connector) client(rec runstate.Record, f *fence, log *slog.Logger) (*odata.Client, error) {
 	hc := *c.opts.SFClient
-	hc.Transport = withRunHeader(hc.Transport, fmt.Sprintf("%s/%d/%s", rec.RunID, rec.Attempt, c.workerID))
+	hc.Transport = withRunHeader(hc.Transport, fmt.Sprintf("%s/%d/%s", rec.RunID, rec.Attempt, c.workerID), f)
 
 	var o odata.Options
 	if c.opts.OData != nil {
@@ -391,13 +405,18 @@ func (c *Connector) client(rec runstate.Record, log *slog.Logger) (*odata.Client
 	return odata.NewClient(c.opts.SFServiceURL, &hc, &o)
 }
 
-// runTransport adds the run header to every request.
+// runTransport adds the run header to every request, and sends none once
+// the run's lease may have run out.
 type runTransport struct {
 	base  http.RoundTripper
 	value string
+	fence *fence
 }
 
 func (t *runTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := t.fence.check(); err != nil {
+		return nil, err
+	}
 	r := req.Clone(req.Context())
 	r.Header.Set(RunHeader, t.value)
 	return t.base.RoundTrip(r)
@@ -414,11 +433,11 @@ func (t *refreshingRunTransport) Refresh(ctx context.Context) error {
 	return t.refresher.Refresh(ctx)
 }
 
-func withRunHeader(base http.RoundTripper, value string) http.RoundTripper {
+func withRunHeader(base http.RoundTripper, value string, f *fence) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	t := runTransport{base: base, value: value}
+	t := runTransport{base: base, value: value, fence: f}
 	if r, ok := base.(odata.Refresher); ok {
 		return &refreshingRunTransport{runTransport: t, refresher: r}
 	}
@@ -444,4 +463,51 @@ func (s *keySet) add(key []byte) bool {
 	}
 	s.m[h] = struct{}{}
 	return true
+}
+
+// errLeaseExpired: the worker has not renewed its lease in time, so
+// another worker may have taken the run over.
+var errLeaseExpired = errors.New("connector: lease expired before it was renewed")
+
+// fence stops a worker from reading SF or writing the manifest once its
+// lease may have run out, even while a slow renewal is still in flight:
+// from then on another worker may hold the run. It is a margin short of
+// the lease's end, for clocks that differ between machines.
+type fence struct {
+	until  atomic.Int64 // UnixNano
+	margin time.Duration
+}
+
+// newFence tracks hb's lease until its context ends.
+func (c *Connector) newFence(hb *runstate.Heartbeat) *fence {
+	f := &fence{margin: c.opts.Lease / 8}
+	f.update(hb.Snapshot())
+	go func() {
+		t := time.NewTicker(max(c.opts.Heartbeat/2, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-hb.Context().Done():
+				return
+			case <-t.C:
+				f.update(hb.Snapshot())
+			}
+		}
+	}()
+	return f
+}
+
+func (f *fence) update(r runstate.Record) {
+	if r.LeaseUntil != nil {
+		f.until.Store(r.LeaseUntil.Add(-f.margin).UnixNano())
+	}
+}
+
+// check returns errLeaseExpired once the lease may have run out. A nil
+// fence never does.
+func (f *fence) check() error {
+	if f != nil && time.Now().UnixNano() >= f.until.Load() {
+		return errLeaseExpired
+	}
+	return nil
 }
