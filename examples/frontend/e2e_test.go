@@ -17,18 +17,22 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/techwolf/sfconnector/examples/frontend/internal/authtest"
 	"github.com/techwolf/sfconnector/examples/internal/tlsutil"
+	"github.com/techwolf/sfconnector/runstate"
+	"github.com/techwolf/sfconnector/staging"
 )
 
 // TestEndToEnd does what a new user would: build the simulator, the
 // frontend and the ingest programs, start the first two, take a token from
 // the issuer with the client-credentials grant, ask for a run, poll it to
 // done, and read it back with ingest. The records must be exactly the
-// simulator's.
+// simulator's. Then it stops the frontend right after accepting more runs
+// and starts it again: every accepted run must still end done.
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts programs")
@@ -51,7 +55,8 @@ func TestEndToEnd(t *testing.T) {
 	const users = 120
 	simDir := filepath.Join(tmp, "sfsim")
 	startProgram(ctx, t, filepath.Join(bin, "sfsim"), "-addr", "127.0.0.1:0",
-		"-out", simDir, "-users", fmt.Sprint(users), "-page-size", "50", "-dump", filepath.Join(tmp, "dump"))
+		"-out", simDir, "-users", fmt.Sprint(users), "-page-size", "50", "-latency", "150ms",
+		"-dump", filepath.Join(tmp, "dump"))
 	waitForFile(ctx, t, filepath.Join(simDir, "tenant.json"))
 
 	iss, err := authtest.NewIssuer("sfconnector-e2e", "sfconnector.runs")
@@ -71,43 +76,20 @@ func TestEndToEnd(t *testing.T) {
 
 	staged := filepath.Join(tmp, "staged")
 	frontCert := filepath.Join(tmp, "frontend.pem")
-	front := startProgram(ctx, t, filepath.Join(bin, "frontend"),
+	frontArgs := []string{
 		"-addr", "127.0.0.1:0", "-self-signed", "-cert", frontCert,
 		"-config", filepath.Join(simDir, "tenant.json"),
 		"-keystore", filepath.Join(simDir, "keystore"),
-		"-dir", staged, "-ca", trust,
+		"-dir", staged, "-ca", trust, "-workers", "1", "-lease", "2s",
 		"-issuer", iss.Issuer(), "-jwks-url", iss.JWKSURL(),
-		"-audience", "sfconnector-e2e", "-scope", "sfconnector.runs")
-	base := front.waitFor(ctx, t, regexp.MustCompile(`"addr":"(https://127\.0\.0\.1:\d+)"`))
-
-	client := clientTrusting(t, frontCert)
-	token := clientCredentialsToken(t, iss)
-
-	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/runs", strings.NewReader(`{"dataType":"users"}`))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	var accepted runAccepted
-	if status := sendJSON(t, client, req, &accepted); status != http.StatusAccepted {
-		t.Fatalf("POST /v1/runs: %d", status)
+		"-audience", "sfconnector-e2e", "-scope", "sfconnector.runs",
 	}
+	front := startProgram(ctx, t, filepath.Join(bin, "frontend"), frontArgs...)
+	api := newAPIClient(ctx, t, front, frontCert, clientCredentialsToken(t, iss))
 
-	for {
-		req, _ := http.NewRequestWithContext(ctx, "GET", base+accepted.Location, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		var rec struct {
-			Status  string `json:"status"`
-			Records int64  `json:"records"`
-		}
-		if status := sendJSON(t, client, req, &rec); status != http.StatusOK {
-			t.Fatalf("GET %s: %d", accepted.Location, status)
-		}
-		if rec.Status == "done" {
-			break
-		}
-		if rec.Status == "failed" || ctx.Err() != nil {
-			t.Fatalf("run ended %s", rec.Status)
-		}
-		time.Sleep(100 * time.Millisecond)
+	accepted := api.submit("users")
+	if rec := api.waitDone(accepted.Location); rec.Records != users {
+		t.Fatalf("run staged %d records, the simulator holds %d", rec.Records, users)
 	}
 
 	ingest := exec.CommandContext(ctx, filepath.Join(bin, "ingest"),
@@ -124,28 +106,139 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("ingest printed %d users, the simulator holds %d (%d in its dump); first %v, want %v",
 			len(got), users, len(want), head(got), head(want))
 	}
+
+	// Shutdown loses no accepted run: runs accepted just before SIGTERM,
+	// queued or cut off mid-way, are finished by the next start.
+	var runs []runAccepted
+	for _, dt := range []string{"employment", "positions", "education", "job_codes"} {
+		runs = append(runs, api.submit(dt))
+	}
+	api.client.CloseIdleConnections() // so that the drain does not wait for this client
+	if err := front.stop(); err != nil {
+		t.Fatalf("frontend did not stop cleanly: %v", err)
+	}
+	if !strings.Contains(front.out.String(), `"msg":"stopped"`) {
+		t.Fatal("frontend did not log its shutdown")
+	}
+	store, err := staging.NewDirStore(staged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	reader := runstate.NewReader(store, staging.Layout{BasePath: "sfsim"})
+	unfinished := 0
+	for _, r := range runs {
+		rec, err := reader.Get(ctx, r.DataType, r.RunID)
+		if err != nil {
+			t.Fatalf("accepted run %s of %s lost at shutdown: %v", r.RunID, r.DataType, err)
+		}
+		if rec.Status != runstate.Done {
+			unfinished++
+		}
+		t.Logf("at shutdown %s was %s", r.DataType, rec.Status)
+	}
+	if unfinished == 0 {
+		t.Log("every run ended before the shutdown; the restart had nothing to resume")
+	}
+
+	front = startProgram(ctx, t, filepath.Join(bin, "frontend"), frontArgs...)
+	api = newAPIClient(ctx, t, front, frontCert, api.token)
+	for _, r := range runs {
+		rec := api.waitDone(r.Location)
+		t.Logf("after restart %s is done, attempt %d", r.DataType, rec.Attempt)
+	}
+}
+
+// apiClient calls a running frontend with a token.
+type apiClient struct {
+	ctx    context.Context
+	t      *testing.T
+	base   string
+	token  string
+	client *http.Client
+}
+
+func newAPIClient(ctx context.Context, t *testing.T, front *program, certFile, token string) *apiClient {
+	t.Helper()
+	base := front.out.waitFor(ctx, t, regexp.MustCompile(`"addr":"(https://127\.0\.0\.1:\d+)"`))
+	client, err := tlsutil.ClientWithCA(certFile, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &apiClient{ctx: ctx, t: t, base: base, token: token, client: client}
+}
+
+func (a *apiClient) submit(dataType string) runAccepted {
+	a.t.Helper()
+	body := strings.NewReader(`{"dataType":"` + dataType + `"}`)
+	req, _ := http.NewRequestWithContext(a.ctx, "POST", a.base+"/v1/runs", body)
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	req.Header.Set("Content-Type", "application/json")
+	var accepted runAccepted
+	if status := sendJSON(a.t, a.client, req, &accepted); status != http.StatusAccepted {
+		a.t.Fatalf("POST /v1/runs %s: %d", dataType, status)
+	}
+	return accepted
+}
+
+// waitDone polls a run until it is done and returns its record.
+func (a *apiClient) waitDone(location string) *runstate.Record {
+	a.t.Helper()
+	for {
+		req, _ := http.NewRequestWithContext(a.ctx, "GET", a.base+location, nil)
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		var rec runstate.Record
+		if status := sendJSON(a.t, a.client, req, &rec); status != http.StatusOK {
+			a.t.Fatalf("GET %s: %d", location, status)
+		}
+		if rec.Status == runstate.Done {
+			return &rec
+		}
+		if rec.Status == runstate.Failed || a.ctx.Err() != nil {
+			a.t.Fatalf("run %s of %s ended %s: %+v", rec.RunID, rec.DataType, rec.Status, rec.Error)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// program is a started example program.
+type program struct {
+	cmd  *exec.Cmd
+	out  *output
+	done chan error
 }
 
 // startProgram starts a built program and stops it with SIGINT at the end
 // of the test. Its stdout and stderr are collected together.
-func startProgram(ctx context.Context, t *testing.T, path string, args ...string) *output {
+func startProgram(ctx context.Context, t *testing.T, path string, args ...string) *program {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, path, args...)
-	out := &output{}
-	cmd.Stdout, cmd.Stderr = out, out
+	p := &program{cmd: cmd, out: &output{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go func() { p.done <- cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
+		_ = p.stop()
 		if t.Failed() {
-			t.Logf("%s output:\n%s", filepath.Base(path), out.String())
+			t.Logf("%s output:\n%s", filepath.Base(path), p.out.String())
 		}
 	})
-	return out
+	return p
+}
+
+// stop sends SIGTERM and waits for the program to exit; it returns the
+// exit error, nil for status 0. Later calls return nil.
+func (p *program) stop() error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	err, ok := <-p.done
+	if ok {
+		close(p.done)
+	}
+	return err
 }
 
 // output collects what a program writes; it never blocks the program.
@@ -193,15 +286,6 @@ func waitForFile(ctx context.Context, t *testing.T, path string) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-func clientTrusting(t *testing.T, certFile string) *http.Client {
-	t.Helper()
-	c, err := tlsutil.ClientWithCA(certFile, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // clientCredentialsToken asks the issuer for a token as an OAuth 2 client.

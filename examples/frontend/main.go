@@ -24,13 +24,14 @@
 //	    -scope sfconnector.runs
 //
 // On SIGINT or SIGTERM the service stops accepting connections, finishes
-// the requests in flight, and stops its workers. An accepted run is never
-// lost: its queued state record was written before the 202 went out. With
-// the in-process queue, runs still waiting in memory keep their queued
-// records and are not resumed by a restart; with -s3-queue any worker
-// sharing the bucket picks them up. A run cut off mid-way stays running
-// until its lease ends, and is then taken over by a worker sharing the
-// bucket (-s3-queue), or stays as it is.
+// the requests in flight (for up to -shutdown-grace) and then stops its
+// workers. No accepted run is lost, because the store, not memory, holds
+// the queue of record: a run's queued state record is written before the
+// 202 goes out. Runs still queued at shutdown stay queued; the next start
+// on the same store picks them up (the in-process queue looks for them at
+// start and then every -lease), and with -s3-queue so does any worker
+// sharing the bucket. A run cut off mid-way stays running until its lease
+// ends, and is then taken over as a new attempt.
 package main
 
 import (
@@ -63,6 +64,7 @@ type config struct {
 	dir              string
 	s3Queue          bool
 	workers          int
+	lease            time.Duration
 	issuer           string
 	audience, scope  string
 	jwksURL          string
@@ -82,6 +84,7 @@ func main() {
 	flag.StringVar(&cfg.dir, "dir", "", "stage runs in this local directory instead of the S3 bucket")
 	flag.BoolVar(&cfg.s3Queue, "s3-queue", false, "use the queued state records in the bucket as the queue")
 	flag.IntVar(&cfg.workers, "workers", 2, "in-process workers")
+	flag.DurationVar(&cfg.lease, "lease", 2*time.Minute, "how long a run stays a worker's without a heartbeat")
 	flag.StringVar(&cfg.issuer, "issuer", "", "token issuer (exact \"iss\" value)")
 	flag.StringVar(&cfg.audience, "audience", "", "audience the tokens must be for")
 	flag.StringVar(&cfg.scope, "scope", "sfconnector.runs", "scope the tokens must carry")
@@ -197,6 +200,9 @@ func (cfg config) check() error {
 	if cfg.workers < 1 {
 		problems = append(problems, "-workers must be at least 1")
 	}
+	if cfg.lease < time.Second {
+		problems = append(problems, "-lease must be at least 1s")
+	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
@@ -263,6 +269,7 @@ func newConnector(ctx context.Context, cfg config, client *http.Client, log *slo
 		HTTPClient:            client,
 		AllowInsecureLoopback: cfg.insecureLoopback,
 		Workers:               cfg.workers,
+		Lease:                 cfg.lease,
 		Logger:                log,
 	}
 	if cfg.s3Queue {
