@@ -39,20 +39,24 @@ func serveAll(b testing.TB, c *http.Client, token, u string) int {
 }
 
 // BenchmarkServeUsers measures the simulator serving the User set in
-// pages of 1000 over loopback HTTP and HTTPS, as the connector reads it.
+// pages of 1000 over loopback HTTP and HTTPS: whole records and the
+// catalog's projection, from the render cache and generated afresh.
 func BenchmarkServeUsers(b *testing.B) {
 	const users = 20000
+	const sel = "&$select=userId,username,status,firstName,lastName,email,department,division,location,jobCode,title,hireDate,lastModifiedDateTime"
 	for _, tc := range []struct {
 		name  string
 		tls   bool
+		cache int64
 		query string
 	}{
-		{"http/all-properties", false, "?$format=json&paging=snapshot"},
-		{"https/all-properties", true, "?$format=json&paging=snapshot"},
-		{"https/select", true, "?$format=json&paging=snapshot&$select=userId,firstName,lastName,email,lastModifiedDateTime"},
+		{"http/all-properties", false, 512 << 20, "?$format=json&paging=snapshot"},
+		{"https/all-properties", true, 512 << 20, "?$format=json&paging=snapshot"},
+		{"https/select", true, 0, "?$format=json&paging=snapshot" + sel},
+		{"https/select-uncached", true, -1, "?$format=json&paging=snapshot" + sel},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			s := New(Options{Users: users})
+			s := New(Options{Users: users, RenderCacheBytes: tc.cache})
 			var ts *httptest.Server
 			if tc.tls {
 				ts = httptest.NewTLSServer(s.Handler())

@@ -102,12 +102,14 @@ func (w *world) user(es *entitySet, i int) []any {
 	r := newRnd(w.seed, idUser, i)
 	b := es.newRow()
 	id := userID(i)
-	first, last := pick(&r, firstNames), pick(&r, lastNames)
+	fi, li := r.intn(len(firstNames)), r.intn(len(lastNames))
+	first, last := firstNames[fi], lastNames[li]
 	loc := locations[r.intn(len(locations))]
 	jc := r.intn(w.jobCodes)
+	username := foldedFirst[fi] + "." + foldedLast[li] + "." + id
 	b.set("userId", id)
 	b.set("empId", id)
-	b.set("username", asciiFold(first)+"."+asciiFold(last)+"."+id)
+	b.set("username", username)
 	b.set("firstName", first)
 	b.set("lastName", last)
 	b.set("defaultFullName", first+" "+last)
@@ -123,7 +125,7 @@ func (w *world) user(es *entitySet, i int) []any {
 		b.set("nickname", "")
 	}
 	if !r.chance(3) {
-		b.set("email", asciiFold(first)+"."+asciiFold(last)+"."+id+"@sfsim.example")
+		b.set("email", username+"@sfsim.example")
 	}
 	b.set("gender", pick(&r, []string{"M", "F", "U", "O"}))
 	if w.inactive(i) {
@@ -141,9 +143,10 @@ func (w *world) user(es *entitySet, i int) []any {
 	b.set("country", loc.country)
 	b.set("timeZone", loc.tz)
 	b.set("defaultLocale", loc.locale)
+	title := jobTitle(w, jc)
 	b.set("jobCode", jobCodeID(jc))
-	b.set("title", jobTitle(w, jc))
-	b.set("jobTitle", jobTitle(w, jc))
+	b.set("title", title)
+	b.set("jobTitle", title)
 	b.set("salary", float64(30000+r.intn(150)*1000))
 	b.set("localCurrencyCode", pick(&r, []string{"EUR", "USD", "JPY", "PLN", "AED", "BRL"}))
 	b.set("married", r.chance(50))

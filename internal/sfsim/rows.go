@@ -141,6 +141,18 @@ var (
 	eventReasons = []string{"DATACHG", "PROMO", "TRANSFER", "PAYCHG", "LOC"}
 )
 
+// foldedFirst and foldedLast hold asciiFold of each name, for user names
+// and e-mail addresses.
+var foldedFirst, foldedLast = foldAll(firstNames), foldAll(lastNames)
+
+func foldAll(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = asciiFold(n)
+	}
+	return out
+}
+
 func userID(i int) string { return strconv.Itoa(10000001 + i) }
 
 // userIndex is the inverse of userID; ok is false for an id sfsim never

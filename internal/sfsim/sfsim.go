@@ -58,7 +58,7 @@ type Options struct {
 	SnapshotRestartLimit int
 
 	// RenderCacheBytes bounds the memory kept for pre-rendered records,
-	// which make full-record pages fast; 0 means 256 MiB, negative turns
+	// which make repeated reads fast; 0 means 64 MiB, negative turns
 	// the cache off. Records beyond the bound are rendered per request.
 	RenderCacheBytes int64
 
@@ -90,7 +90,7 @@ func (o Options) withDefaults() Options {
 		o.ClockSkew = 2 * time.Minute
 	}
 	if o.RenderCacheBytes == 0 {
-		o.RenderCacheBytes = 256 << 20
+		o.RenderCacheBytes = 64 << 20
 	}
 	if o.SnapshotIdle <= 0 {
 		o.SnapshotIdle = 15 * time.Minute
