@@ -43,6 +43,17 @@ const (
 	FaultTokenRejected
 )
 
+var faultNames = [...]string{"status", "maintenance", "reset", "truncate", "foreign-next",
+	"loop-next", "snapshot-lost", "slow", "empty-page", "token-rejected"}
+
+// String names the kind, for test output.
+func (k FaultKind) String() string {
+	if k >= 0 && int(k) < len(faultNames) {
+		return faultNames[k]
+	}
+	return "FaultKind(" + strconv.Itoa(int(k)) + ")"
+}
+
 // AnyPage makes a Fault match every page.
 const AnyPage = -1
 

@@ -272,3 +272,9 @@ func TestSpoiledLastSnapshotPageCanBeRetried(t *testing.T) {
 		t.Fatalf("the last page served twice: %d", st)
 	}
 }
+
+func TestFaultKindString(t *testing.T) {
+	if FaultTokenRejected.String() != "token-rejected" || FaultStatus.String() != "status" || FaultKind(99).String() != "FaultKind(99)" {
+		t.Fatal(FaultTokenRejected, FaultStatus, FaultKind(99))
+	}
+}
