@@ -9,7 +9,14 @@
 // Records are generated from a seed, by index, so they are the same on
 // every run and a large simulated tenant takes little memory.
 //
-// Faults are injected on demand ([Server.Inject]), data is changed for
-// incremental runs ([Server.Touch], [Server.Add], [Server.Delete]) and
-// every request is logged without secrets ([Server.Requests]).
+// The token endpoint verifies the assertion's XML signature against the
+// certificate registered for the client id, then its Issuer, time window,
+// Audience, Recipient, api_key attribute and user, answering each failure
+// with its own SF-shaped message (listed in token.go). $metadata is served
+// from the same property lists as the data.
+//
+// Faults are injected on demand ([Server.Inject]), throttling and latency
+// are options, data is changed for incremental runs ([Server.Touch],
+// [Server.Add], [Server.Delete]) and every request is logged without
+// secrets ([Server.Requests]).
 package sfsim

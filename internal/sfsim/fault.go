@@ -1,6 +1,7 @@
 package sfsim
 
 import (
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -229,4 +230,35 @@ func (f *faultState) cut(w http.ResponseWriter, body []byte) {
 		return
 	}
 	panic(http.ErrAbortHandler)
+}
+
+// throttle applies Options.RateLimit with a token bucket; it reports
+// whether it answered the request with 429.
+func (s *Server) throttle(w http.ResponseWriter) bool {
+	rate := s.opts.RateLimit
+	if rate <= 0 {
+		return false
+	}
+	burst := max(rate, 1)
+	now := s.now()
+	s.rateMu.Lock()
+	if s.rateLast.IsZero() {
+		s.rateTokens = burst
+	} else if d := now.Sub(s.rateLast); d > 0 {
+		s.rateTokens = min(burst, s.rateTokens+d.Seconds()*rate)
+	}
+	s.rateLast = now
+	ok := s.rateTokens >= 1
+	if ok {
+		s.rateTokens--
+	}
+	wait := math.Ceil((1 - s.rateTokens) / rate)
+	s.rateMu.Unlock()
+	if ok {
+		return false
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(max(int(wait), 1)))
+	writeError(w, http.StatusTooManyRequests, "COE_TOO_MANY_REQUESTS",
+		"[COE0000]API calling limit exceeded, try later")
+	return true
 }

@@ -278,3 +278,21 @@ func TestFaultKindString(t *testing.T) {
 		t.Fatal(FaultTokenRejected, FaultStatus, FaultKind(99))
 	}
 }
+
+func TestRateLimit(t *testing.T) {
+	clock := newFakeClock()
+	s, ts := startTLS(t, Options{Users: 10, Now: clock.Now, RateLimit: 0.5})
+	c := newClient(t, s, ts)
+	u := ts.URL + "/odata/v2/User?$top=1"
+	if st, _ := c.get(u); st.StatusCode != 200 {
+		t.Fatalf("first request: %d", st.StatusCode)
+	}
+	resp, _ := c.get(u)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "2" {
+		t.Fatalf("second request: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	clock.Add(2 * time.Second)
+	if st, _ := c.get(u); st.StatusCode != 200 {
+		t.Fatalf("after waiting: %d", st.StatusCode)
+	}
+}

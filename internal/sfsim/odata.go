@@ -59,6 +59,9 @@ func (s *Server) serveOData(w *statusRecorder, r *http.Request) string {
 		writeError(w, http.StatusMethodNotAllowed, "COE_BAD_REQUEST", "[COE0026]The simulator is read-only.")
 		return name
 	}
+	if s.throttle(w) {
+		return name
+	}
 	if err := sleep(r, s.opts.Latency); err != nil {
 		return name
 	}

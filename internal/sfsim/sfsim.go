@@ -43,6 +43,12 @@ type Options struct {
 	// is the same string.
 	EscapedDates bool
 
+	// RateLimit, when positive, is how many OData requests per second the
+	// simulator accepts (with a burst of as many); beyond it, it answers
+	// 429 with a Retry-After in whole seconds, as a throttled tenant does.
+	// Time is Options.Now's. 0 means no limit.
+	RateLimit float64
+
 	// Gzip compresses collection pages for requests that accept gzip.
 	Gzip bool
 
@@ -145,6 +151,10 @@ type Server struct {
 
 	faultMu sync.Mutex
 	faults  []*faultState
+
+	rateMu     sync.Mutex
+	rateTokens float64
+	rateLast   time.Time
 
 	logMu   sync.Mutex
 	log     []Request
