@@ -141,7 +141,8 @@ func TestEndToEnd(t *testing.T) {
 		t.Log("every run ended before the shutdown; the restart had nothing to resume")
 	}
 
-	front = startProgram(ctx, t, filepath.Join(bin, "frontend"), frontArgs...)
+	// The second start uses the queued state records as its queue.
+	front = startProgram(ctx, t, filepath.Join(bin, "frontend"), append(frontArgs, "-s3-queue")...)
 	api = newAPIClient(ctx, t, front, frontCert, api.token)
 	for _, r := range runs {
 		rec := api.waitDone(r.Location)

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"os"
 	"os/signal"
@@ -42,7 +43,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	failed, err := run(ctx, *dir, *records, *workers)
+	failed, err := run(ctx, os.Stdout, isTerminal(os.Stdout), *dir, *records, *workers)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
@@ -52,7 +53,10 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, dir string, users, workers int) (failed int, err error) {
+// run does the whole job and writes progress and the summary to out,
+// redrawing live lines when out is a terminal. It returns how many runs
+// failed.
+func run(ctx context.Context, out io.Writer, terminal bool, dir string, users, workers int) (failed int, err error) {
 	// The simulator, served over TLS on a loopback port. Its client trusts
 	// the simulator's certificate and nothing else.
 	sim := sfsim.New(sfsim.Options{Users: users})
@@ -85,7 +89,7 @@ func run(ctx context.Context, dir string, users, workers int) (failed int, err e
 	defer store.Close()
 
 	names := connector.DefaultCatalog().Names()
-	progress := newProgress(os.Stdout, names)
+	progress := newProgress(out, terminal, names)
 	conn, err := connector.New(connector.Options{
 		Store:        store,
 		SFServiceURL: srv.URL + "/odata/v2",
@@ -120,8 +124,8 @@ func run(ctx context.Context, dir string, users, workers int) (failed int, err e
 		return 0, err
 	}
 
-	fmt.Printf("\n%d runs in %.1fs, staged in %s\n\n", len(names), time.Since(start).Seconds(), dir)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(out, "\n%d runs in %.1fs, staged in %s\n\n", len(names), time.Since(start).Seconds(), dir)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "DATA TYPE\tRUN ID\tSTATUS\tPAGES\tRECORDS\tSECONDS")
 	for _, name := range names {
 		rec := recs[name]
@@ -134,7 +138,7 @@ func run(ctx context.Context, dir string, users, workers int) (failed int, err e
 	tw.Flush()
 	for _, name := range names {
 		if e := recs[name].Error; e != nil {
-			fmt.Printf("%s failed: %s: %s\n", name, e.Kind, e.Message)
+			fmt.Fprintf(out, "%s failed: %s: %s\n", name, e.Kind, e.Message)
 		}
 	}
 	return failed, nil

@@ -34,8 +34,8 @@ type line struct {
 
 var _ connector.Observer = (*progress)(nil)
 
-func newProgress(out *os.File, names []string) *progress {
-	p := &progress{out: out, terminal: isTerminal(out), names: names, lines: map[string]*line{}}
+func newProgress(out io.Writer, terminal bool, names []string) *progress {
+	p := &progress{out: out, terminal: terminal, names: names, lines: map[string]*line{}}
 	for _, n := range names {
 		p.lines[n] = &line{status: "waiting"}
 	}
