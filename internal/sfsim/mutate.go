@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // Touch changes n records of an entity set as an edit in SF would: one
@@ -126,9 +127,11 @@ func (s *Server) Records(entitySet string) []map[string]any {
 }
 
 // RecordsAsOf returns the records an effective-dated set serves for
-// asOfDate=day (only the day of the date counts); other sets return all.
-func (s *Server) RecordsAsOf(entitySet string, day int64) []map[string]any {
-	return s.records(entitySet, view{kind: 'a', from: day})
+// asOfDate=day (only the UTC calendar day counts); other sets return all.
+func (s *Server) RecordsAsOf(entitySet string, day time.Time) []map[string]any {
+	d := day.UTC()
+	midnight := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
+	return s.records(entitySet, view{kind: 'a', from: midnight.UnixMilli()})
 }
 
 // Current returns what a request without date parameters returns: for

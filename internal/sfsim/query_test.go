@@ -200,6 +200,12 @@ func TestEffectiveDating(t *testing.T) {
 	if want := where(all, func(r map[string]any) bool { return eff(r, asOf) }); !slices.Equal(keys(old), want) || len(want) == 0 {
 		t.Fatalf("asOfDate: %d records, want %d", len(old), len(want))
 	}
+	if got := keys(s.RecordsAsOf("EmpJob", time.Date(2010, 7, 1, 15, 0, 0, 0, time.UTC))); !slices.Equal(got, keys(old)) {
+		t.Fatalf("RecordsAsOf: %d records, served %d", len(got), len(old))
+	}
+	if got := keys(s.Current("EmpJob")); !slices.Equal(got, keys(current)) {
+		t.Fatalf("Current: %d records, served %d", len(got), len(current))
+	}
 	from, to := time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), time.Date(2016, 12, 31, 0, 0, 0, 0, time.UTC).UnixMilli()
 	win, _ := c.all(ts.URL + "/odata/v2/EmpJob?$select=userId&fromDate=2015-01-01&toDate=2016-12-31")
 	if want := where(all, func(r map[string]any) bool {
