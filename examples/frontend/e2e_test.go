@@ -81,7 +81,7 @@ func TestEndToEnd(t *testing.T) {
 		"-config", filepath.Join(simDir, "tenant.json"),
 		"-keystore", filepath.Join(simDir, "keystore"),
 		"-dir", staged, "-ca", trust, "-workers", "1", "-lease", "2s",
-		"-issuer", iss.Issuer(), "-jwks-url", iss.JWKSURL(),
+		"-issuer", iss.Issuer(), // the key set is found by OpenID discovery
 		"-audience", "sfconnector-e2e", "-scope", "sfconnector.runs",
 	}
 	front := startProgram(ctx, t, filepath.Join(bin, "frontend"), frontArgs...)

@@ -207,6 +207,16 @@ func TestDataTypesAndHealth(t *testing.T) {
 	if len(list) != len(connector.DefaultCatalog().Names()) || list[0] == "" {
 		t.Fatalf("data types %v", body)
 	}
+	// A token in the query string is not how tokens are sent, and it must
+	// not reach the log either.
+	tok := f.token()
+	if resp, _ := f.do(t, "GET", "/v1/datatypes?access_token="+tok, "", "", nil); resp.StatusCode != 401 {
+		t.Fatalf("token in the query: %d", resp.StatusCode)
+	}
+	if strings.Contains(f.logs.String(), tok[len(tok)-20:]) {
+		t.Fatal("a token in the query reached the log")
+	}
+
 	resp, body = f.do(t, "GET", "/healthz", "", "", nil)
 	if resp.StatusCode != http.StatusOK || body["status"] != "ok" {
 		t.Fatalf("healthz %d %v", resp.StatusCode, body)

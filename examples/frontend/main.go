@@ -88,7 +88,7 @@ func main() {
 	flag.StringVar(&cfg.issuer, "issuer", "", "token issuer (exact \"iss\" value)")
 	flag.StringVar(&cfg.audience, "audience", "", "audience the tokens must be for")
 	flag.StringVar(&cfg.scope, "scope", "sfconnector.runs", "scope the tokens must carry")
-	flag.StringVar(&cfg.jwksURL, "jwks-url", "", "issuer's JWKS URL (default: issuer + /.well-known/jwks.json)")
+	flag.StringVar(&cfg.jwksURL, "jwks-url", "", "issuer's JWKS URL (default: from the issuer's OpenID discovery document)")
 	flag.StringVar(&cfg.ca, "ca", "", "extra CA certificate PEM to trust for SuccessFactors and the JWKS")
 	flag.BoolVar(&cfg.insecureLoopback, "insecure-loopback", false, "allow plain-HTTP SuccessFactors on 127.0.0.1")
 	flag.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 30*time.Second, "time to finish requests and runs on shutdown")
@@ -240,7 +240,13 @@ func serverTLS(cfg config, log *slog.Logger) (*tls.Config, error) {
 func newValidator(cfg config, client *http.Client) (*auth.Validator, error) {
 	jwksURL := cfg.jwksURL
 	if jwksURL == "" {
-		jwksURL = strings.TrimSuffix(cfg.issuer, "/") + "/.well-known/jwks.json"
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		u, err := auth.DiscoverJWKS(ctx, client, cfg.issuer)
+		if err != nil {
+			return nil, fmt.Errorf("%w (or give -jwks-url)", err)
+		}
+		jwksURL = u
 	}
 	keys, err := auth.NewKeySet(jwksURL, &auth.KeySetOptions{HTTPClient: client})
 	if err != nil {

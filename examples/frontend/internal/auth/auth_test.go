@@ -354,3 +354,19 @@ func mustRSA(t testing.TB) *rsa.PrivateKey {
 	})
 	return rsaKey
 }
+
+func TestDiscoverJWKS(t *testing.T) {
+	iss := newIssuer(t)
+	ctx := context.Background()
+	got, err := auth.DiscoverJWKS(ctx, iss.Client(), iss.Issuer())
+	if err != nil || got != iss.JWKSURL() {
+		t.Fatalf("DiscoverJWKS = %q, %v; want %q", got, err, iss.JWKSURL())
+	}
+	// The document names its own issuer, which must be the one asked for.
+	if _, err := auth.DiscoverJWKS(ctx, iss.Client(), iss.Issuer()+"/"); err == nil {
+		t.Fatal("accepted a document for another issuer")
+	}
+	if _, err := auth.DiscoverJWKS(ctx, iss.Client(), "http://127.0.0.1:1"); err == nil {
+		t.Fatal("accepted a plain-HTTP issuer")
+	}
+}

@@ -1,6 +1,7 @@
 // Package authtest runs an OAuth 2 authorization server for tests of the
 // frontend: it serves a JSON Web Key Set over HTTPS, signs tokens with RSA
-// and EC keys, and answers the client-credentials grant at /oauth/token.
+// and EC keys, answers the client-credentials grant at /oauth/token, and
+// publishes an OpenID Connect discovery document.
 package authtest
 
 import (
@@ -60,6 +61,7 @@ func NewIssuer(audience, scope string) (*Issuer, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /jwks.json", iss.serveJWKS)
 	mux.HandleFunc("POST /oauth/token", iss.serveToken)
+	mux.HandleFunc("GET /.well-known/openid-configuration", iss.serveDiscovery)
 	iss.Server = httptest.NewTLSServer(mux)
 	return iss, nil
 }
@@ -153,6 +155,17 @@ func (i *Issuer) serveJWKS(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})
+}
+
+func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"issuer":                                i.Issuer(),
+		"jwks_uri":                              i.JWKSURL(),
+		"token_endpoint":                        i.TokenURL(),
+		"grant_types_supported":                 []string{"client_credentials"},
+		"id_token_signing_alg_values_supported": []string{"RS256", "ES256"},
+	})
 }
 
 // serveToken answers the client-credentials grant with an RS256 token.
