@@ -43,6 +43,9 @@ func newHandler(runs runService, dataTypes []string, v *auth.Validator, log *slo
 	v1.HandleFunc("POST /v1/runs", a.submit)
 	v1.HandleFunc("GET /v1/runs/{id}", a.status)
 	v1.HandleFunc("GET /v1/datatypes", a.listDataTypes)
+	v1.Handle("/v1/runs", methodNotAllowed("POST"))
+	v1.Handle("/v1/runs/{id}", methodNotAllowed("GET"))
+	v1.Handle("/v1/datatypes", methodNotAllowed("GET"))
 	v1.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})
@@ -56,6 +59,15 @@ func newHandler(runs runService, dataTypes []string, v *auth.Validator, log *slo
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})
 	return logRequests(log, root)
+}
+
+// methodNotAllowed answers a known path asked with the wrong method; the
+// more specific method patterns take the right ones.
+func methodNotAllowed(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use "+allow)
+	})
 }
 
 // runRequest is the body of POST /v1/runs.

@@ -276,6 +276,9 @@ func TestRefusals(t *testing.T) {
 		{"HS256 with the public key", "POST", "/v1/runs",
 			iss.SignWith(jwt.SigningMethodHS256, "rsa-1", iss.RSAPublicKeyPEM(), iss.Claims()),
 			"application/json", users, 401, "invalid_token", "invalid_token"},
+		{"wrong method", "DELETE", "/v1/runs/" + unknownRun, good, "", "", 405, "method_not_allowed", ""},
+		{"GET on the collection", "GET", "/v1/runs", good, "", "", 405, "method_not_allowed", ""},
+		{"unknown endpoint", "GET", "/v1/nothing", good, "", "", 404, "not_found", ""},
 		{"token on GET", "GET", "/v1/datatypes", "garbage", "", "", 401, "invalid_token", "invalid_token"},
 		{"no scope", "POST", "/v1/runs", with(func(c jwt.MapClaims) {
 			c["scope"] = "sfconnector.read"

@@ -90,8 +90,8 @@ func main() {
 	flag.StringVar(&cfg.scope, "scope", "sfconnector.runs", "scope the tokens must carry")
 	flag.StringVar(&cfg.jwksURL, "jwks-url", "", "issuer's JWKS URL (default: from the issuer's OpenID discovery document)")
 	flag.StringVar(&cfg.ca, "ca", "", "extra CA certificate PEM to trust for SuccessFactors and the JWKS")
-	flag.BoolVar(&cfg.insecureLoopback, "insecure-loopback", false, "allow plain-HTTP SuccessFactors on 127.0.0.1")
-	flag.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 30*time.Second, "time to finish requests and runs on shutdown")
+	flag.BoolVar(&cfg.insecureLoopback, "insecure-loopback", false, "allow plain-HTTP SuccessFactors and S3 on 127.0.0.1")
+	flag.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 30*time.Second, "time to finish requests, then to stop the workers, on shutdown")
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -112,11 +112,21 @@ func run(cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	client, err := tlsutil.ClientWithCA(cfg.ca, 30*time.Second)
+	// Both clients trust -ca besides the system roots: the issuer's key
+	// set is small and quick, an SF page may take a while.
+	jwksClient, err := tlsutil.ClientWithCA(cfg.ca, 10*time.Second)
 	if err != nil {
 		return err
 	}
-	validator, err := newValidator(cfg, client)
+	sfClient, err := tlsutil.ClientWithCA(cfg.ca, 2*time.Minute)
+	if err != nil {
+		return err
+	}
+	validator, err := newValidator(cfg, jwksClient)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
@@ -125,17 +135,13 @@ func run(cfg config, log *slog.Logger) error {
 	// until the HTTP side has drained.
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
-	conn, names, err := newConnector(workCtx, cfg, client, log)
+	conn, names, err := newConnector(workCtx, cfg, sfClient, log)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	workersDone := make(chan error, 1)
 	go func() { workersDone <- conn.Start(workCtx) }()
-
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return err
-	}
 	srv := &http.Server{
 		Handler:           newHandler(conn, names, validator, log),
 		TLSConfig:         tlsCfg,
