@@ -67,8 +67,9 @@ type env struct {
 	odataRequests atomic.Int64
 }
 
-// newEnv starts a tenant with users users read pageSize a page.
-func newEnv(t testing.TB, opts sfsim.Options, pageSize int) *env {
+// newEnv starts a tenant with opts.Users users read pageSize a page; edit,
+// when not nil, changes the data type's catalog entry.
+func newEnv(t testing.TB, opts sfsim.Options, pageSize int, edit ...func(*connector.DataType)) *env {
 	t.Helper()
 	if opts.Users == 0 {
 		opts.Users = 30
@@ -118,6 +119,9 @@ func newEnv(t testing.TB, opts sfsim.Options, pageSize int) *env {
 		t.Fatal(err)
 	}
 	d.PageSize = pageSize
+	for _, f := range edit {
+		f(d)
+	}
 	cat, err := connector.NewCatalog(d)
 	if err != nil {
 		t.Fatal(err)
@@ -308,8 +312,9 @@ func (s *syncBuffer) String() string {
 type secretRecorder struct {
 	base http.RoundTripper
 
-	mu   sync.Mutex
-	seen map[string]bool
+	mu         sync.Mutex
+	seen       map[string]bool
+	tokenForms []string // bodies of token requests, as sent
 }
 
 func newSecretRecorder(base http.RoundTripper) *secretRecorder {
@@ -362,6 +367,9 @@ func (s *secretRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.mu.Lock()
+		s.tokenForms = append(s.tokenForms, string(body))
+		s.mu.Unlock()
 		if form, err := url.ParseQuery(string(body)); err == nil {
 			if a := form.Get("assertion"); a != "" {
 				s.add(a)

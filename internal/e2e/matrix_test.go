@@ -24,6 +24,9 @@ type faultCase struct {
 	// sim configures the simulator; zero means 30 users.
 	sim sfsim.Options
 
+	// edit changes the catalog entry, e.g. its paging mode.
+	edit func(*connector.DataType)
+
 	// inject sets the fault up on the fresh tenant before the run; it may
 	// return a function the run's observer calls for every page written.
 	inject func(e *env) func(connector.PageEvent)
@@ -107,6 +110,33 @@ var matrix = []faultCase{
 		want:   connector.KindThrottled, pages: 1,
 	},
 	{
+		// Case B13, HTTP-date variant.
+		name: "SF 429, Retry-After as an HTTP date",
+		inject: func(e *env) func(connector.PageEvent) {
+			at := time.Now().Add(2 * time.Second).UTC().Format(http.TimeFormat)
+			e.sim.Inject(sfsim.Fault{EntitySet: entitySet, Page: 1, Status: 429, RetryAfter: at})
+			return nil
+		},
+		pages: -1,
+		check: func(t *testing.T, e *env, rec *runstate.Record, retries []connector.RetryEvent) {
+			if len(retries) != 1 || retries[0].Wait < fastRetries().Retry.MaxDelay {
+				t.Errorf("retries %+v, want one that waited until the date, capped", retries)
+			}
+		},
+	},
+	{
+		// Case B13, no header: the policy's default wait.
+		name:   "SF 429 without Retry-After",
+		inject: sfFault(sfsim.Fault{EntitySet: entitySet, Page: 2, Status: 429}),
+		pages:  -1,
+		check: func(t *testing.T, e *env, rec *runstate.Record, retries []connector.RetryEvent) {
+			d := fastRetries().Retry
+			if len(retries) != 1 || retries[0].Wait < d.DefaultRetryAfter || retries[0].Wait > d.DefaultRetryAfter+d.BaseDelay {
+				t.Errorf("retries %+v, want one waiting the default %v plus jitter", retries, d.DefaultRetryAfter)
+			}
+		},
+	},
+	{
 		name:   "SF 503 storm, then service",
 		inject: sfFault(sfsim.Fault{EntitySet: entitySet, Page: sfsim.AnyPage, Times: 2, Status: 503}),
 		pages:  -1,
@@ -132,6 +162,38 @@ var matrix = []faultCase{
 		name:   "SF truncated 200 page every time",
 		inject: sfFault(sfsim.Fault{EntitySet: entitySet, Page: 1, Times: -1, Kind: sfsim.FaultTruncate}),
 		want:   connector.KindUnavailable, pages: 1,
+	},
+	{
+		// Case B14: a gateway timeout on the first page halves the page
+		// size for the rest of the run.
+		name:   "SF 504 gateway timeout on page 1",
+		inject: sfFault(sfsim.Fault{EntitySet: entitySet, Page: 0, Status: 504, HTML: true}),
+		pages:  -1,
+		check: func(t *testing.T, e *env, rec *runstate.Record, _ []connector.RetryEvent) {
+			var sizes []string
+			for _, r := range e.sim.Requests() {
+				if r.EntitySet == entitySet {
+					_, after, _ := strings.Cut(r.RawQuery, "customPageSize=")
+					size, _, _ := strings.Cut(after, "&")
+					sizes = append(sizes, size)
+				}
+			}
+			if len(sizes) < 2 || sizes[0] != "10" || sizes[1] != "5" || rec.Pages != 6 {
+				t.Errorf("page sizes asked %v, %d pages; want 10, then 5 for the rest (6 pages)", sizes, rec.Pages)
+			}
+		},
+	},
+	{
+		name:   "SF 502 bad gateway on page 2",
+		inject: sfFault(sfsim.Fault{EntitySet: entitySet, Page: 1, Status: 502, HTML: true}),
+		pages:  -1,
+	},
+	{
+		// The simulator's empty page links to itself: a repeated __next
+		// is a loop, never an endless read (case B20).
+		name:   "SF empty page whose __next repeats",
+		inject: sfFault(sfsim.Fault{EntitySet: entitySet, Page: 1, Kind: sfsim.FaultEmptyPage}),
+		want:   connector.KindBadResponse, pages: -1,
 	},
 	{
 		name:   "SF HTML maintenance page",
@@ -209,6 +271,26 @@ var matrix = []faultCase{
 		want:   connector.KindBadResponse, pages: -1,
 	},
 	{
+		// Case B01: client-side paging over a set that loses a row
+		// between two pages reports the run incomplete, not done.
+		name: "SF row deleted during $skip paging",
+		edit: func(d *connector.DataType) {
+			d.Paging = "skip"
+			d.OrderBy = []string{"userId"}
+		},
+		inject: func(e *env) func(connector.PageEvent) {
+			h := func(n int) {
+				if n == 2 {
+					uri := e.sim.Records(entitySet)[0]["__metadata"].(map[string]any)["uri"].(string)
+					e.sim.Delete(entitySet, uri[strings.LastIndex(uri, "/")+1:])
+				}
+			}
+			e.beforeOData.Store(&h)
+			return nil
+		},
+		want: connector.KindIncomplete, pages: -1,
+	},
+	{
 		name:   "S3 500 InternalError on a page upload",
 		inject: s3Fault(s3latency.Fault{Kind: s3latency.InternalError, Match: secondPagePut}),
 		pages:  -1,
@@ -273,7 +355,11 @@ func runCase(t *testing.T, fc faultCase) row {
 	if opts.Users == 0 {
 		opts.Users = users
 	}
-	e := newEnv(t, opts, pageSize)
+	var edits []func(*connector.DataType)
+	if fc.edit != nil {
+		edits = append(edits, fc.edit)
+	}
+	e := newEnv(t, opts, pageSize, edits...)
 	want := e.expected(t)
 	r := row{fault: fc.name, expected: len(want)}
 
@@ -284,7 +370,11 @@ func runCase(t *testing.T, fc faultCase) row {
 	var mu sync.Mutex
 	var retries []connector.RetryEvent
 	var runID string
-	c := e.connector(t, connector.Options{Lease: lease, Observer: connector.ObserverFuncs{
+	l := time.Duration(0) // the default, far beyond any retry here
+	if fc.takeover {
+		l = lease
+	}
+	c := e.connector(t, connector.Options{Lease: l, Observer: connector.ObserverFuncs{
 		OnRunStarted: func(ev connector.RunEvent) {
 			mu.Lock()
 			runID = ev.RunID

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -378,5 +382,76 @@ func TestSFTLSIsVerified(t *testing.T) {
 	}
 	if n := len(e.sim.Requests()); n != 0 {
 		t.Fatalf("the simulator served %d requests over an unverified connection", n)
+	}
+}
+
+// TestCredentialStaysHome covers the SAML cases a whole run can show.
+// Case 2: a key that does not belong to the certificate is refused when
+// the connector is built, before any request, and the error holds no key
+// material. Case 6: a run asks SF only for /oauth/token and OData, the
+// token form carries only the expected fields, and no form holds any
+// part of the private key.
+func TestCredentialStaysHome(t *testing.T) {
+	e := newEnv(t, sfsim.Options{Users: users}, pageSize)
+	other := e.sim.NewCredential(e.sf.URL)
+	mixed, _ := json.Marshal(map[string]string{
+		"companyId": e.cred.CompanyID, "clientId": e.cred.ClientID, "userId": e.cred.UserID,
+		"privateKey": string(other.KeyPEM), "certificate": string(e.cred.CertPEM),
+	})
+	writeFile(t, filepath.Join(e.ks.Dir, "sf-mixed"), mixed)
+	cfg := *e.cfg
+	cfg.SFCredentialName = "sf-mixed"
+	_, err := connector.NewFromTenant(context.Background(), &cfg, e.ks, &connector.Options{
+		Store: e.store, HTTPClient: &http.Client{Transport: e.secrets},
+	})
+	if !errors.Is(err, sfauth.ErrKeyMismatch) {
+		t.Fatalf("key of another certificate: %v, want ErrKeyMismatch", err)
+	}
+	e.secrets.addPEM(other.KeyPEM)
+	e.secrets.checkText(t, "the key mismatch error", err.Error())
+	if n := len(e.sim.Requests()); n != 0 {
+		t.Fatalf("%d requests sent with a mismatched key", n)
+	}
+
+	c := e.connector(t, connector.Options{})
+	e.sim.Inject(sfsim.Fault{EntitySet: entitySet, Page: 1, Kind: sfsim.FaultTokenRejected})
+	if _, err := c.Run(context.Background(), dataType); err != nil {
+		t.Fatal(err)
+	}
+	tokens := 0
+	for _, r := range e.sim.Requests() {
+		switch {
+		case r.Path == sfsim.TokenEndpoint:
+			tokens++
+			for _, k := range r.FormKeys {
+				switch k {
+				case "grant_type", "company_id", "client_id", "assertion", "new_token":
+				default:
+					t.Errorf("token form key %q sent", k)
+				}
+			}
+		case strings.HasPrefix(r.Path, "/odata/v2/"):
+		default:
+			t.Errorf("request to %s", r.Path)
+		}
+	}
+	if tokens != 2 {
+		t.Errorf("%d token requests, want 2", tokens)
+	}
+	e.secrets.mu.Lock()
+	forms := slices.Clone(e.secrets.tokenForms)
+	e.secrets.mu.Unlock()
+	if len(forms) != tokens {
+		t.Fatalf("recorded %d token forms, the simulator saw %d", len(forms), tokens)
+	}
+	for _, line := range strings.Split(string(e.cred.KeyPEM), "\n") {
+		if len(line) < 32 || strings.HasPrefix(line, "-----") {
+			continue
+		}
+		for _, form := range forms {
+			if strings.Contains(form, line) || strings.Contains(form, url.QueryEscape(line)) {
+				t.Fatal("a token request carries part of the private key")
+			}
+		}
 	}
 }
