@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/techwolf/sfconnector/internal/sfsim"
 	"github.com/techwolf/sfconnector/runstate"
 	"github.com/techwolf/sfconnector/staging"
@@ -87,6 +89,9 @@ func TestSubmitAndWorkers(t *testing.T) {
 		id, err := c.Submit(ctx, dt)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if u, err := uuid.Parse(id); err != nil || u.Version() != 7 {
+			t.Errorf("run id %q is not a UUIDv7", id)
 		}
 		ids = append(ids, id)
 	}
