@@ -365,8 +365,10 @@ func (d *DataType) check() []string {
 		if d.Properties[e].Type != Navigation {
 			bad("expanded %s is not declared as a navigation", e)
 		}
-		if len(d.Select) > 0 && !slices.Contains(d.Select, e) {
-			bad("expanded %s is not selected", e)
+		if len(d.Select) > 0 && !slices.ContainsFunc(d.Select, func(s string) bool {
+			return s == e || strings.HasPrefix(s, e+"/")
+		}) {
+			bad("expanded %s is not selected (as %s or %s/property)", e, e, e)
 		}
 	}
 	for _, o := range d.OrderBy {

@@ -3,6 +3,7 @@ package connector
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -13,17 +14,7 @@ import (
 // facts is the shape of testdata/sf_facts*.json, written by
 // internal/edmxfacts from SF's metadata.
 type facts struct {
-	EntitySets map[string]struct {
-		EntityType string   `json:"entityType"`
-		Keys       []string `json:"keys"`
-		Properties map[string]struct {
-			Type          string `json:"type"`
-			DateOnly      bool   `json:"dateOnly"`
-			NotFilterable bool   `json:"notFilterable"`
-			NotSortable   bool   `json:"notSortable"`
-		} `json:"properties"`
-		Navigation map[string]string `json:"navigation"`
-	} `json:"entitySets"`
+	EntitySets map[string]factsEntitySet `json:"entitySets"`
 }
 
 func loadFacts(t *testing.T, path string) facts {
@@ -60,6 +51,99 @@ func filterNames(filter string) []string {
 	return names
 }
 
+// factsEntitySet is one entity set of a facts file.
+type factsEntitySet = struct {
+	EntityType string   `json:"entityType"`
+	Keys       []string `json:"keys"`
+	Properties map[string]struct {
+		Type          string `json:"type"`
+		DateOnly      bool   `json:"dateOnly"`
+		NotFilterable bool   `json:"notFilterable"`
+		NotSortable   bool   `json:"notSortable"`
+	} `json:"properties"`
+	Navigation map[string]string `json:"navigation"`
+}
+
+// metadataProblems lists where a catalog entry disagrees with the facts
+// of its entity set: names, types, keys, expands, filter and order
+// properties, effective dating and paging.
+func metadataProblems(d *DataType, es factsEntitySet) []string {
+	var p []string
+	bad := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+
+	if key := slices.Sorted(slices.Values(d.Key)); !slices.Equal(key, es.Keys) {
+		bad("key %v, metadata says %v", key, es.Keys)
+	}
+	check := func(what, name string) {
+		mp, ok := es.Properties[name]
+		if !ok {
+			bad("%s %s: no such property of %s", what, name, es.EntityType)
+			return
+		}
+		if cp := d.Properties[name]; cp.Type != mp.Type || cp.DateOnly != mp.DateOnly {
+			bad("%s %s: catalog says %+v, metadata says %s dateOnly=%v", what, name, cp, mp.Type, mp.DateOnly)
+		}
+	}
+	for _, name := range d.Select {
+		if nav, _, nested := strings.Cut(name, "/"); nested || d.Properties[name].Type == Navigation {
+			if _, ok := es.Navigation[nav]; !ok {
+				bad("selected navigation %s: not in metadata", nav)
+			}
+			continue
+		}
+		check("selected", name)
+	}
+	for _, name := range d.Key {
+		check("key", name)
+	}
+	for _, name := range d.Output.Select {
+		check("output", name)
+	}
+	for _, o := range d.OrderBy {
+		name, _, _ := strings.Cut(o, " ")
+		check("orderBy", name)
+		if es.Properties[name].NotSortable {
+			bad("orderBy %s: not sortable", name)
+		}
+	}
+	for _, name := range filterNames(d.Filter) {
+		check("filter", name)
+		if es.Properties[name].NotFilterable {
+			bad("filter %s: not filterable", name)
+		}
+	}
+	if d.Modified != "" {
+		check("modified", d.Modified)
+		if es.Properties[d.Modified].NotFilterable {
+			bad("modified %s: not filterable", d.Modified)
+		}
+	}
+	for _, e := range d.Expand {
+		if _, ok := es.Navigation[e]; !ok {
+			bad("expand %s: no such navigation of %s", e, es.EntityType)
+		}
+	}
+
+	// An entity whose key holds a date is effective-dated: without
+	// fromDate SF returns only the slice valid today.
+	dated := false
+	for _, k := range es.Keys {
+		if es.Properties[k].Type == EdmDateTime {
+			dated = true
+		}
+	}
+	if dated && d.FromDate != "1900-01-01" {
+		bad("effective-dated, but fromDate is %q, want 1900-01-01", d.FromDate)
+	}
+	if !dated && (d.FromDate != "" || d.ToDate != "") {
+		bad("not effective-dated, but asks for fromDate/toDate")
+	}
+	if d.Paging != "snapshot" && d.Paging != "cursor" {
+		bad("paging %q: want snapshot or cursor", d.Paging)
+	}
+	return p
+}
+
 func TestDefaultCatalogAgainstMetadata(t *testing.T) {
 	fromEDMX := loadFacts(t, "testdata/sf_facts.json")
 	fromReference := loadFacts(t, "testdata/sf_facts_public_api.json")
@@ -85,90 +169,45 @@ func TestDefaultCatalogAgainstMetadata(t *testing.T) {
 			case !inEDMX:
 				t.Fatalf("entity set %s is in neither facts file", d.EntitySet)
 			}
-
-			key := slices.Sorted(slices.Values(d.Key))
-			if !slices.Equal(key, es.Keys) {
-				t.Errorf("key %v, metadata says %v", key, es.Keys)
-			}
-
-			check := func(what, p string) {
-				t.Helper()
-				mp, ok := es.Properties[p]
-				if !ok {
-					t.Errorf("%s %s: no such property of %s", what, p, es.EntityType)
-					return
-				}
-				cp := d.Properties[p]
-				if cp.Type != mp.Type || cp.DateOnly != mp.DateOnly {
-					t.Errorf("%s %s: catalog says %+v, metadata says %s dateOnly=%v",
-						what, p, cp, mp.Type, mp.DateOnly)
-				}
-			}
-			for _, p := range d.Select {
-				if d.Properties[p].Type == Navigation {
-					continue
-				}
-				check("selected", p)
-			}
-			for _, p := range d.Key {
-				check("key", p)
-			}
-			for _, p := range d.Output.Select {
-				check("output", p)
-			}
-			for _, o := range d.OrderBy {
-				p, _, _ := strings.Cut(o, " ")
-				check("orderBy", p)
-				if es.Properties[p].NotSortable {
-					t.Errorf("orderBy %s: not sortable", p)
-				}
-			}
-			for _, p := range filterNames(d.Filter) {
-				check("filter", p)
-				if es.Properties[p].NotFilterable {
-					t.Errorf("filter %s: not filterable", p)
-				}
-			}
-			if d.Modified != "" {
-				check("modified", d.Modified)
-				if es.Properties[d.Modified].NotFilterable {
-					t.Errorf("modified %s: not filterable", d.Modified)
-				}
-			}
-			for _, e := range d.Expand {
-				if _, ok := es.Navigation[e]; !ok {
-					t.Errorf("expand %s: no such navigation of %s", e, es.EntityType)
-				}
-			}
-			for name, p := range d.Properties {
-				if p.Type == Navigation {
-					if _, ok := es.Navigation[name]; !ok {
-						t.Errorf("navigation %s: not in metadata", name)
-					}
-				}
-			}
-
-			// An entity whose key holds a date is effective-dated: without
-			// fromDate SF returns only the slice valid today.
-			dated := false
-			for _, k := range es.Keys {
-				if es.Properties[k].Type == EdmDateTime {
-					dated = true
-				}
-			}
-			if dated && d.FromDate != "1900-01-01" {
-				t.Errorf("effective-dated, but fromDate is %q, want 1900-01-01", d.FromDate)
-			}
-			if !dated && (d.FromDate != "" || d.ToDate != "") {
-				t.Errorf("not effective-dated, but asks for fromDate/toDate")
-			}
-
-			switch d.Paging {
-			case "snapshot", "cursor":
-			default:
-				t.Errorf("paging %q: want snapshot or cursor", d.Paging)
+			for _, p := range metadataProblems(d, es) {
+				t.Error(p)
 			}
 		})
+	}
+}
+
+// The check above can fail: an entry with every kind of mistake.
+func TestMetadataProblemsFindsMistakes(t *testing.T) {
+	es := loadFacts(t, "testdata/sf_facts.json").EntitySets["EmpJob"]
+	d, _ := DefaultCatalog().Lookup("job_information")
+	d.Key = []string{"userId", "seqNumber"}
+	d.Select = append(d.Select, "jobCde", "employmentNav/userId")
+	d.Properties["fte"] = Property{Type: EdmDecimal}
+	d.Properties["endDate"] = Property{Type: EdmDateTime}
+	d.Expand = []string{"employmentNav", "positionNav"}
+	d.Filter = "operation eq 'x' and (emplStatus eq 'A' or locaton eq 'B')"
+	d.OrderBy = []string{"notes desc"}
+	d.FromDate, d.Paging = "", "skip"
+
+	got := strings.Join(metadataProblems(d, es), "\n")
+	for _, want := range []string{
+		"key [seqNumber userId], metadata says [seqNumber startDate userId]",
+		"selected jobCde: no such property",
+		"selected fte: catalog says {Type:Edm.Decimal DateOnly:false}, metadata says Edm.Double",
+		"selected endDate: catalog says {Type:Edm.DateTime DateOnly:false}, metadata says Edm.DateTime dateOnly=true",
+		"expand positionNav: no such navigation",
+		"filter operation: not filterable",
+		"filter locaton: no such property",
+		"orderBy notes: not sortable",
+		`effective-dated, but fromDate is ""`,
+		`paging "skip"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "employmentNav") {
+		t.Errorf("a real navigation was reported:\n%s", got)
 	}
 }
 
