@@ -66,9 +66,10 @@ func run(ctx context.Context, src source, dataType, runID string, wait, poll tim
 	}
 	reader := runstate.NewReader(store, layout)
 
-	ctx, cancel := context.WithTimeout(ctx, wait)
+	// -wait bounds the wait for the run, not the reading of its records.
+	waitCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	rec, err := awaitRun(ctx, reader, dataType, runID, poll)
+	rec, err := awaitRun(waitCtx, reader, dataType, runID, poll)
 	if err != nil {
 		return err
 	}
@@ -82,7 +83,9 @@ func run(ctx context.Context, src source, dataType, runID string, wait, poll tim
 			return err
 		}
 		out.Write(record)
-		out.WriteByte('\n')
+		if err := out.WriteByte('\n'); err != nil {
+			return err // stdout is gone: stop rather than read on
+		}
 		n++
 	}
 	if err := out.Flush(); err != nil {
