@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -66,6 +67,25 @@ func (e *ConfigError) Error() string {
 // are reported together in one [*ConfigError].
 func LoadTenantConfig(r io.Reader) (*TenantConfig, error) {
 	return LoadTenantConfigOptions(r, ConfigOptions{})
+}
+
+// LoadTenantConfigFile reads a tenant config from a JSON file, as
+// [LoadTenantConfig] does; the error names the file.
+func LoadTenantConfigFile(path string) (*TenantConfig, error) {
+	return loadTenantConfigFile(path, ConfigOptions{})
+}
+
+func loadTenantConfigFile(path string, opts ConfigOptions) (*TenantConfig, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("connector: tenant config: %w", err)
+	}
+	defer f.Close()
+	cfg, err := LoadTenantConfigOptions(f, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
 }
 
 // LoadTenantConfigOptions is [LoadTenantConfig] with options.

@@ -37,6 +37,23 @@ func TestLoadTenantConfig(t *testing.T) {
 	}
 }
 
+func TestLoadTenantConfigFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tenant.json")
+	writeFile(t, path, []byte(goodConfig))
+	if cfg, err := LoadTenantConfigFile(path); err != nil || cfg.SFCredentialName != "sf-cred" {
+		t.Errorf("LoadTenantConfigFile = %+v, %v", cfg, err)
+	}
+	writeFile(t, path, []byte(`{"SF_address":"http://x"}`))
+	_, err := LoadTenantConfigFile(path)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.HasPrefix(err.Error(), path+": connector: invalid tenant config") {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := LoadTenantConfigFile(path + ".missing"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
 func TestLoadTenantConfigListsEveryProblem(t *testing.T) {
 	const bad = `{
 	 "SF_address": "http://api.example-sf.test",

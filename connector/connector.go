@@ -501,18 +501,13 @@ func FromEnv(ctx context.Context, opts *Options) (*Connector, error) {
 	if path == "" {
 		return nil, fmt.Errorf("connector: %s is not set", EnvTenantConfig)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("connector: tenant config: %w", err)
-	}
-	defer f.Close()
 	var copts ConfigOptions
 	if opts != nil {
 		copts.AllowInsecureLoopback = opts.AllowInsecureLoopback
 	}
-	cfg, err := LoadTenantConfigOptions(f, copts)
+	cfg, err := loadTenantConfigFile(path, copts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	var ks Keystore = EnvKeystore{}
 	if dir := os.Getenv(EnvKeystoreDir); dir != "" {
