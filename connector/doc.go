@@ -32,9 +32,14 @@
 //
 // # Several machines
 //
-// With [NewS3Queue] the queued state records in the bucket are the queue:
-// workers on any number of machines list them, claim one by
-// compare-and-swap, and take over runs whose lease ran out.
+// With [Options.SharedQueue] (or a [NewS3Queue] as [Options.Queue]) the
+// queued state records in the bucket are the queue: workers on any number
+// of machines list them, claim one by compare-and-swap, and take over runs
+// whose lease ran out. A worker that cannot renew its lease in time stops
+// sending requests before another may take the run over.
+//
+// With the default in-process queue, [Connector.Start] also picks up the
+// runs an earlier process left queued or let expire.
 //
 // # Observability
 //

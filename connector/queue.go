@@ -103,6 +103,9 @@ type S3QueueOptions struct {
 //
 // A scan lists every run of each data type. Runs seen done or failed are
 // remembered and not read again.
+//
+// TODO: a prefix of many thousand finished runs makes every scan list
+// them all; an index of open runs would keep scans short.
 type S3Queue struct {
 	store     staging.Store
 	layout    staging.Layout
