@@ -30,6 +30,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv(envWorker); path != "" {
+		os.Exit(workerMain(path))
+	}
 	code := m.Run()
 	s3test.StopShared()
 	os.Exit(code)

@@ -346,7 +346,7 @@ func TestFaultMatrix(t *testing.T) {
 		t.Run(fc.name, func(t *testing.T) { r = runCase(t, fc) })
 		rows = append(rows, r)
 	}
-	rows = append(rows, killedWorkerRow(t))
+	rows = append(rows, killedWorkerRow(t), killedProcessRow(t))
 	printMatrix(t, rows, time.Since(start))
 }
 

@@ -17,7 +17,7 @@ import (
 // the run over once the lease has run out. The run must end done, in
 // attempt 2, with exactly the simulator's records.
 func killedWorkerRow(t *testing.T) row {
-	r := row{fault: "worker stopped mid-page, lease expires"}
+	r := row{fault: "worker stopped mid-page (context ended)"}
 	t.Run(r.fault, func(t *testing.T) {
 		e := newEnv(t, sfsim.Options{Users: users}, pageSize)
 		want := e.expected(t)
