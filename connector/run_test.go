@@ -288,3 +288,40 @@ func TestSkipPagingReportsAChangedSet(t *testing.T) {
 		}
 	}
 }
+
+func TestRunFailureKinds(t *testing.T) {
+	env := startSim(t, sfsim.Options{Users: 30})
+	c, _ := env.connector(t, Options{Catalog: smallPages(t, 10)})
+	for _, tc := range []struct {
+		name  string
+		fault sfsim.Fault
+		want  ErrorKind // "" means the run recovers
+	}{
+		{"foreign next link", sfsim.Fault{EntitySet: "User", Kind: sfsim.FaultForeignNext}, KindBadResponse},
+		{"bad property", sfsim.Fault{EntitySet: "User", Status: 400, Body: `{"error":{"code":"COE_PROPERTY_NOT_FOUND","message":{"lang":"en-US","value":"[COE0021]Invalid property names: User/x."}}}`}, KindBadRequest},
+		{"forbidden", sfsim.Fault{EntitySet: "User", Status: 403, Body: `{"error":{"code":"LGN0002","message":{"lang":"en-US","value":"[LGN0002]No permission"}}}`}, KindAuth},
+		{"throttled", sfsim.Fault{EntitySet: "User", Page: 1, Times: -1, Status: 429, RetryAfter: "0"}, KindThrottled},
+		{"truncated body, then whole", sfsim.Fault{EntitySet: "User", Page: 1, Kind: sfsim.FaultTruncate}, ""},
+		{"connection reset, then whole", sfsim.Fault{EntitySet: "User", Page: 2, Kind: sfsim.FaultReset, AfterBytes: 40}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env.sim.ClearFaults()
+			env.sim.Inject(tc.fault)
+			defer env.sim.ClearFaults()
+			rec, err := c.Run(context.Background(), "users")
+			if tc.want == "" {
+				if err != nil || rec.Records != 30 {
+					t.Fatalf("Run = %+v, %v; want 30 records", rec, err)
+				}
+				return
+			}
+			var re *RunError
+			if !errors.As(err, &re) || re.Kind != tc.want {
+				t.Fatalf("err = %v, want a RunError of kind %s", err, tc.want)
+			}
+			if rec.Status != runstate.Failed || rec.Error.Kind != string(tc.want) || rec.Manifest != "" {
+				t.Errorf("record %+v", rec)
+			}
+		})
+	}
+}
