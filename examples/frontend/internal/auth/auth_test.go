@@ -96,6 +96,11 @@ func TestValidate(t *testing.T) {
 		{"HS256 keyed with the public key", iss.SignWith(jwt.SigningMethodHS256, "rsa-1", iss.RSAPublicKeyPEM(), iss.Claims()), auth.ErrInvalidToken},
 		{"RS256 header on EC key id", iss.SignWith(jwt.SigningMethodRS256, "ec-1", otherRSA, iss.Claims()), auth.ErrInvalidToken},
 		{"RS512", iss.SignWith(jwt.SigningMethodRS512, "rsa-1", otherRSA, iss.Claims()), auth.ErrInvalidToken},
+		{"crit header", func() string {
+			tok := jwt.NewWithClaims(jwt.SigningMethodRS256, iss.Claims())
+			tok.Header["kid"], tok.Header["crit"] = "rsa-1", []string{"exp"}
+			return iss.SignToken(tok)
+		}(), auth.ErrInvalidToken},
 		{"no kid", iss.SignWith(jwt.SigningMethodRS256, "", otherRSA, iss.Claims()), auth.ErrInvalidToken},
 		{"expired", iss.SignRS256(with(func(c jwt.MapClaims) {
 			c["exp"] = now.Add(-2 * time.Minute).Unix()

@@ -157,6 +157,11 @@ func (v *Validator) key(ctx context.Context, t *jwt.Token) (any, error) {
 	if c, ok := t.Claims.(*tokenClaims); !ok || c.Issuer != v.cfg.Issuer {
 		return nil, jwt.ErrTokenInvalidIssuer
 	}
+	// RFC 7515 says a token whose "crit" header names extensions the
+	// recipient does not understand must be refused; this one knows none.
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errors.New(`"crit" header not supported`)
+	}
 	kid, _ := t.Header["kid"].(string)
 	if kid == "" {
 		return nil, errors.New("no kid in header")

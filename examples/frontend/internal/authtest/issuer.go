@@ -122,6 +122,20 @@ func (i *Issuer) SignWith(m jwt.SigningMethod, kid string, key any, claims jwt.C
 	return i.sign(m, kid, key, claims)
 }
 
+// SignToken signs a token built by the caller, headers and all, with the
+// issuer's EC key for ES256 and its RSA key otherwise.
+func (i *Issuer) SignToken(t *jwt.Token) string {
+	var key any = i.rsaKey
+	if t.Method == jwt.SigningMethodES256 {
+		key = i.ecKey
+	}
+	s, err := t.SignedString(key)
+	if err != nil {
+		panic(fmt.Sprintf("authtest: sign: %v", err))
+	}
+	return s
+}
+
 func (i *Issuer) sign(m jwt.SigningMethod, kid string, key any, claims jwt.Claims) string {
 	t := jwt.NewWithClaims(m, claims)
 	if kid != "" {
