@@ -27,9 +27,8 @@ type faultCase struct {
 	// edit changes the catalog entry, e.g. its paging mode.
 	edit func(*connector.DataType)
 
-	// inject sets the fault up on the fresh tenant before the run; it may
-	// return a function the run's observer calls for every page written.
-	inject func(e *env) func(connector.PageEvent)
+	// inject sets the fault up on the fresh tenant before the run.
+	inject func(e *env)
 
 	// want is the kind of a run that must fail; "" means it must end done
 	// with exactly the simulator's records.
@@ -65,17 +64,24 @@ const (
 	pageSize = 10 // three pages
 )
 
-func sfFault(f sfsim.Fault) func(e *env) func(connector.PageEvent) {
-	return func(e *env) func(connector.PageEvent) {
-		e.sim.Inject(f)
-		return nil
-	}
+func sfFault(f sfsim.Fault) func(e *env) {
+	return func(e *env) { e.sim.Inject(f) }
 }
 
-func s3Fault(f s3latency.Fault) func(e *env) func(connector.PageEvent) {
-	return func(e *env) func(connector.PageEvent) {
-		e.proxy.Inject(f)
-		return nil
+func s3Fault(f s3latency.Fault) func(e *env) {
+	return func(e *env) { e.proxy.Inject(f) }
+}
+
+// beforeRequest calls f before the simulator serves the n-th OData
+// request.
+func beforeRequest(n int, f func(e *env)) func(e *env) {
+	return func(e *env) {
+		h := func(i int) {
+			if i == n {
+				f(e)
+			}
+		}
+		e.beforeOData.Store(&h)
 	}
 }
 
@@ -112,10 +118,9 @@ var matrix = []faultCase{
 	{
 		// Case B13, HTTP-date variant.
 		name: "SF 429, Retry-After as an HTTP date",
-		inject: func(e *env) func(connector.PageEvent) {
+		inject: func(e *env) {
 			at := time.Now().Add(2 * time.Second).UTC().Format(http.TimeFormat)
 			e.sim.Inject(sfsim.Fault{EntitySet: entitySet, Page: 1, Status: 429, RetryAfter: at})
-			return nil
 		},
 		pages: -1,
 		check: func(t *testing.T, e *env, rec *runstate.Record, retries []connector.RetryEvent) {
@@ -221,15 +226,7 @@ var matrix = []faultCase{
 	},
 	{
 		name: "SF tokens expire before page 2",
-		inject: func(e *env) func(connector.PageEvent) {
-			h := func(n int) {
-				if n == 2 {
-					e.sim.ExpireTokens()
-				}
-			}
-			e.beforeOData.Store(&h)
-			return nil
-		},
+		inject: beforeRequest(2, func(e *env) { e.sim.ExpireTokens() }),
 		pages: -1,
 		check: wantTokenRequests(2),
 	},
@@ -278,16 +275,10 @@ var matrix = []faultCase{
 			d.Paging = "skip"
 			d.OrderBy = []string{"userId"}
 		},
-		inject: func(e *env) func(connector.PageEvent) {
-			h := func(n int) {
-				if n == 2 {
-					uri := e.sim.Records(entitySet)[0]["__metadata"].(map[string]any)["uri"].(string)
-					e.sim.Delete(entitySet, uri[strings.LastIndex(uri, "/")+1:])
-				}
-			}
-			e.beforeOData.Store(&h)
-			return nil
-		},
+		inject: beforeRequest(2, func(e *env) {
+			uri := e.sim.Records(entitySet)[0]["__metadata"].(map[string]any)["uri"].(string)
+			e.sim.Delete(entitySet, uri[strings.LastIndex(uri, "/")+1:])
+		}),
 		want: connector.KindIncomplete, pages: -1,
 	},
 	{
@@ -363,9 +354,8 @@ func runCase(t *testing.T, fc faultCase) row {
 	want := e.expected(t)
 	r := row{fault: fc.name, expected: len(want)}
 
-	var onPage func(connector.PageEvent)
 	if fc.inject != nil {
-		onPage = fc.inject(e)
+		fc.inject(e)
 	}
 	var mu sync.Mutex
 	var retries []connector.RetryEvent
@@ -379,11 +369,6 @@ func runCase(t *testing.T, fc faultCase) row {
 			mu.Lock()
 			runID = ev.RunID
 			mu.Unlock()
-		},
-		OnPageWritten: func(ev connector.PageEvent) {
-			if onPage != nil {
-				onPage(ev)
-			}
 		},
 		OnRetry: func(ev connector.RetryEvent) {
 			mu.Lock()
