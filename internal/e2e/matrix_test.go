@@ -225,10 +225,10 @@ var matrix = []faultCase{
 		check:  wantTokenRequests(2),
 	},
 	{
-		name: "SF tokens expire before page 2",
+		name:   "SF tokens expire before page 2",
 		inject: beforeRequest(2, func(e *env) { e.sim.ExpireTokens() }),
-		pages: -1,
-		check: wantTokenRequests(2),
+		pages:  -1,
+		check:  wantTokenRequests(2),
 	},
 	{
 		name:   "SF token refused twice in a row",
