@@ -265,16 +265,17 @@ func BenchmarkMemory(b *testing.B) {
 			}
 			c := env.connector(b, store, catalog(b, 1000))
 			var took time.Duration
-			var heap, alloc uint64
+			var heap, alloc, live uint64
 			for b.Loop() {
 				settle()
 				w := watchMem(2 * time.Millisecond)
 				took += run(b, c, int64(tc.records))
 				w.Stop()
-				heap, alloc = max(heap, w.inuse), max(alloc, w.allocated)
+				heap, alloc, live = max(heap, w.inuse), max(alloc, w.allocated), max(live, w.live)
 			}
 			b.ReportMetric(float64(heap)/mib, "peak-heap-MiB")
 			b.ReportMetric(float64(alloc)/mib, "peak-alloc-MiB")
+			b.ReportMetric(float64(live)/mib, "peak-live-MiB")
 			b.ReportMetric(float64(vmHWM(b))/mib, "peak-rss-MiB")
 			b.ReportMetric(float64(tc.records)*float64(b.N)/took.Seconds(), "records/s")
 		})

@@ -293,8 +293,8 @@ func run(tb testing.TB, c *connector.Connector, want int64) time.Duration {
 
 // peakMem samples the heap while a run works.
 type peakMem struct {
-	stop, done       chan struct{}
-	inuse, allocated uint64 // peak HeapInuse and HeapAlloc
+	stop, done             chan struct{}
+	inuse, allocated, live uint64 // peak HeapInuse, HeapAlloc and live heap
 }
 
 // watchMem samples the heap every interval until stopped.
@@ -303,12 +303,14 @@ func watchMem(interval time.Duration) *peakMem {
 	samples := []metrics.Sample{
 		{Name: "/memory/classes/heap/objects:bytes"}, // HeapAlloc
 		{Name: "/memory/classes/heap/unused:bytes"},  // HeapInuse - HeapAlloc
+		{Name: "/gc/heap/live:bytes"},                // marked by the last GC
 	}
 	take := func() {
 		metrics.Read(samples)
 		obj, unused := samples[0].Value.Uint64(), samples[1].Value.Uint64()
 		p.allocated = max(p.allocated, obj)
 		p.inuse = max(p.inuse, obj+unused)
+		p.live = max(p.live, samples[2].Value.Uint64())
 	}
 	go func() {
 		defer close(p.done)
