@@ -28,8 +28,8 @@ const (
 	keySize        = 16
 	blockKeys      = 256 // keys per indexed block of a run: 4 KiB
 	mergeFanIn     = 4   // runs of one size class merged at once
-	bloomBitsPer   = 12  // Bloom filter bits per key at full capacity
-	bloomProbes    = 8
+	bloomBitsPer   = 10  // Bloom filter bits per key at full capacity: 1% false hits
+	bloomProbes    = 7
 )
 
 // key is a 128-bit hash of an entity key; keys sort as (hi, lo).
@@ -198,10 +198,12 @@ func (s *Set) merge() {
 	}
 }
 
-// rebuildBloom makes a filter for twice the spilled keys and fills it
-// from the runs.
+// rebuildBloom makes a filter for half as many keys again as are
+// spilled, and fills it from the runs. The filter grows geometrically, so
+// the rebuilds read each key a few times in all.
 func (s *Set) rebuildBloom() {
-	s.bloom = newBloom(2 * s.spilled)
+	s.bloom = bloom{} // let the old one go first
+	s.bloom = newBloom(s.spilled + s.spilled/2)
 	for _, r := range s.runs {
 		for k := range r.all(s.fail) {
 			s.bloom.add(k)
@@ -363,34 +365,36 @@ func mergeRuns(runs []*run, fail func(error)) iter.Seq[key] {
 }
 
 // bloom is a Bloom filter over keys that are already uniform hashes.
+// Its size is exactly capacity·bloomBitsPer bits, not a power of two:
+// positions come from multiplying a 64-bit hash by the size.
 type bloom struct {
 	bits     []uint64
-	mask     uint64
+	m        uint64 // number of bits
 	capacity int64
 }
 
 func newBloom(capacity int64) bloom {
 	m := uint64(max(capacity*bloomBitsPer, 1<<12))
-	m = 1 << bits.Len64(m-1) // a power of two
-	return bloom{bits: make([]uint64, m/64), mask: m - 1, capacity: capacity}
+	m = (m + 63) &^ 63
+	return bloom{bits: make([]uint64, m/64), m: m, capacity: capacity}
 }
 
 func (b *bloom) add(k key) {
 	h, d := k.hi, k.lo|1
 	for range bloomProbes {
-		i := h & b.mask
+		i, _ := bits.Mul64(h, b.m)
 		b.bits[i/64] |= 1 << (i % 64)
 		h += d
 	}
 }
 
 func (b *bloom) has(k key) bool {
-	if len(b.bits) == 0 {
+	if b.m == 0 {
 		return false
 	}
 	h, d := k.hi, k.lo|1
 	for range bloomProbes {
-		i := h & b.mask
+		i, _ := bits.Mul64(h, b.m)
 		if b.bits[i/64]&(1<<(i%64)) == 0 {
 			return false
 		}
