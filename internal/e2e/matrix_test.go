@@ -258,6 +258,17 @@ var matrix = []faultCase{
 		want:   connector.KindSnapshotLost, pages: -1,
 	},
 	{
+		// Case B03, first cause: SF drops a snapshot left idle too long.
+		// Here uploads slower than the snapshot's idle time hold the
+		// reader back; it must not lose or repeat records either way.
+		name: "S3 uploads slower than the snapshot lives",
+		sim:  sfsim.Options{Users: 60, SnapshotIdle: 150 * time.Millisecond},
+		inject: func(e *env) {
+			e.proxy.SetLatency(400 * time.Millisecond)
+		},
+		orKind: connector.KindSnapshotLost, pages: -1,
+	},
+	{
 		name:   "SF __next to another host",
 		inject: sfFault(sfsim.Fault{EntitySet: entitySet, Page: 0, Kind: sfsim.FaultForeignNext}),
 		want:   connector.KindBadResponse, pages: 1,
