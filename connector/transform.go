@@ -430,7 +430,10 @@ func (s *scanner) array(dst []byte, i int, sh *shape, depth int) ([]byte, int, e
 }
 
 // deferred reports whether the value at b[i] is a {"__deferred":{...}}
-// stub; when it is, the returned offset is past it.
+// stub; when it is, the returned offset is past it. A stub's inner object
+// holds only scalars (its uri), so the look ahead stops at the first
+// nested object or array: a record nesting "__deferred" keys cannot make
+// the transform scan the same bytes again at every level.
 func (s *scanner) deferred(i int, depth int) (bool, int, error) {
 	if i >= len(s.b) || s.b[i] != '{' {
 		return false, i, nil
@@ -444,14 +447,53 @@ func (s *scanner) deferred(i int, depth int) (bool, int, error) {
 	if j >= len(s.b) || s.b[j] != ':' {
 		return false, i, nil
 	}
-	end, err := s.skip(s.ws(j+1), depth+1)
-	if err != nil {
-		return false, end, err
+	end, ok := s.flatObject(s.ws(j + 1))
+	if !ok {
+		return false, i, nil
 	}
 	if end = s.ws(end); end < len(s.b) && s.b[end] == '}' {
 		return true, end + 1, nil
 	}
 	return false, i, nil
+}
+
+// flatObject checks that b[i] starts an object of scalar members only
+// and returns the offset after it. Anything else is not ok, and left for
+// the ordinary path to read and report.
+func (s *scanner) flatObject(i int) (int, bool) {
+	if i >= len(s.b) || s.b[i] != '{' {
+		return i, false
+	}
+	i = s.ws(i + 1)
+	if i < len(s.b) && s.b[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		end, _, err := s.str(i)
+		if err != nil {
+			return i, false
+		}
+		if i = s.ws(end); i >= len(s.b) || s.b[i] != ':' {
+			return i, false
+		}
+		if i = s.ws(i + 1); i >= len(s.b) || s.b[i] == '{' || s.b[i] == '[' {
+			return i, false
+		}
+		if i, err = s.skip(i, 1); err != nil {
+			return i, false
+		}
+		if i = s.ws(i); i >= len(s.b) {
+			return i, false
+		}
+		switch s.b[i] {
+		case ',':
+			i = s.ws(i + 1)
+		case '}':
+			return i + 1, true
+		default:
+			return i, false
+		}
+	}
 }
 
 // skip checks the value at b[i] and returns the offset after it.

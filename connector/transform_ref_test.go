@@ -78,13 +78,24 @@ func refObject(d *DataType, m map[string]any, prefix string, top bool) (map[stri
 	return out, nil
 }
 
+// refDeferred: a stub is {"__deferred":{...}}, the inner object holding
+// scalars only (SF puts the uri there).
 func refDeferred(v any) bool {
 	m, ok := v.(map[string]any)
 	if !ok || len(m) != 1 {
 		return false
 	}
-	_, ok = m["__deferred"]
-	return ok
+	inner, ok := m["__deferred"].(map[string]any)
+	if !ok {
+		return false
+	}
+	for _, x := range inner {
+		switch x.(type) {
+		case map[string]any, []any:
+			return false
+		}
+	}
+	return true
 }
 
 func refAny(d *DataType, v any) (any, error) {

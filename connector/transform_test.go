@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sampleType is a data type with one property of every kind the
@@ -276,5 +277,29 @@ func hasDuplicateNames(rec []byte) bool {
 		if len(stack) == 0 {
 			return false
 		}
+	}
+}
+
+func TestTransformNestedDeferredKeysStayLinear(t *testing.T) {
+	// {"a":{"__deferred":{"__deferred":{... "x":1},"x":1},"x":1}}: a
+	// look-ahead that rescans at every level would take 2^depth steps.
+	rec := `{"a":` + strings.Repeat(`{"__deferred":`, 60) + `1` + strings.Repeat(`,"x":1}`, 60) + `}`
+	d := sampleType()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		line, _, err := d.Transformer().Append(nil, []byte(rec))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if !json.Valid(line) || !strings.Contains(string(line), `"__deferred"`) {
+			t.Errorf("line %s", line)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("transform of a nested record did not finish")
 	}
 }
