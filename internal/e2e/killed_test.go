@@ -33,9 +33,12 @@ type workerConfig struct {
 	Keystore string
 	CAFile   string
 	Catalog  json.RawMessage
-	S3       staging.S3Options // without keys: those come from the keystore
+	S3       s3Place // the keys come from the keystore
 	Lease    time.Duration
 }
+
+// s3Place says where the tenant's bucket is.
+type s3Place struct{ Endpoint, Region, Bucket string }
 
 // workerMain runs connector workers on a shared S3 queue until killed or
 // told to stop.
@@ -72,8 +75,10 @@ func workerMain(path string) int {
 	if err != nil {
 		return fail(err)
 	}
-	cfg.S3.AccessKey, cfg.S3.SecretKey = string(access), string(secret)
-	store, err := staging.NewS3Store(ctx, cfg.S3)
+	store, err := staging.NewS3Store(ctx, staging.S3Options{
+		Bucket: cfg.S3.Bucket, Region: cfg.S3.Region, Endpoint: cfg.S3.Endpoint,
+		AllowHTTP: true, PathStyle: true, AccessKey: string(access), SecretKey: string(secret),
+	})
 	if err != nil {
 		return fail(err)
 	}
@@ -116,12 +121,8 @@ func killedProcessRow(t *testing.T) row {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s3opts := e.s3.Options(e.bucket)
-		s3opts.Endpoint = e.proxy.URL()
-		s3opts.AccessKey, s3opts.SecretKey = "", ""
-		s3opts.RetryMaxAttempts = 0
 		cfgJSON, err := json.Marshal(workerConfig{Tenant: *e.cfg, Keystore: e.ks.Dir, CAFile: caFile,
-			Catalog: catJSON, S3: s3opts, Lease: lease})
+			Catalog: catJSON, S3: s3Place{e.proxy.URL(), e.s3.Region, e.bucket}, Lease: lease})
 		if err != nil {
 			t.Fatal(err)
 		}
