@@ -239,7 +239,7 @@ func TestPagesUploadWhileTheNextIsFetched(t *testing.T) {
 	dir, _ := staging.NewDirStore(t.TempDir())
 	defer dir.Close()
 	for _, inFlight := range []int{1, 2, 4} {
-		store := &slowStore{Store: dir, delay: 40 * time.Millisecond}
+		store := &slowStore{Store: dir, delay: 150 * time.Millisecond}
 		c, _ := env.connector(t, Options{Store: store, Catalog: smallPages(t, 5), PagesInFlight: inFlight})
 		start := time.Now()
 		rec, err := c.Run(context.Background(), "users")
@@ -254,7 +254,7 @@ func TestPagesUploadWhileTheNextIsFetched(t *testing.T) {
 		if got := store.max.Load(); got > int64(inFlight) || (inFlight > 1 && got < 2) {
 			t.Errorf("PagesInFlight %d: at most %d uploads at once", inFlight, got)
 		}
-		t.Logf("PagesInFlight %d: 16 pages with 40ms uploads in %v", inFlight, elapsed.Round(time.Millisecond))
+		t.Logf("PagesInFlight %d: 16 pages with 150ms uploads in %v", inFlight, elapsed.Round(time.Millisecond))
 	}
 }
 
