@@ -9,11 +9,10 @@ import (
 // entitySet is one served entity set: its type, its generator and the
 // changes made to it since New.
 type entitySet struct {
-	name  string
-	typ   *entityType
-	idx   map[string]int
-	keys  []int // property indexes of the key, in metadata key order
-	order []int // property indexes that give the served (key) order
+	name string
+	typ  *entityType
+	idx  map[string]int
+	keys []int // property indexes of the key, in metadata key order
 
 	// effStart and effEnd are the effective-dating properties, or -1.
 	effStart, effEnd int

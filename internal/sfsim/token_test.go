@@ -141,10 +141,6 @@ func TestTokenRejectsBadAssertions(t *testing.T) {
 	}
 }
 
-func itoa(n int) string {
-	return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+n/100)) + string(rune('0'+n/10%10)) + string(rune('0'+n%10)))
-}
-
 func TestTokenSkewAndExpiredCertificate(t *testing.T) {
 	clock := newFakeClock()
 	s, ts := startTLS(t, Options{Users: 10, Now: clock.Now, ClockSkew: time.Minute})
