@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -136,6 +137,27 @@ func TestSoak(t *testing.T) {
 		return resp.StatusCode, ans.Error, nil
 	}
 
+	getStatus := func(id string) (runstate.Status, error) {
+		req, _ := http.NewRequest(http.MethodGet, front.URL+"/v1/runs/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+good)
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		var rec struct {
+			RunID  string          `json:"runId"`
+			Status runstate.Status `json:"status"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&rec); err != nil {
+			return "", err
+		}
+		if resp.StatusCode != http.StatusOK || rec.RunID != id {
+			return "", fmt.Errorf("%d, run %q", resp.StatusCode, rec.RunID)
+		}
+		return rec.Status, nil
+	}
+
 	// Warm up (connections, key set, render cache), then take the base
 	// line.
 	for range 20 {
@@ -156,6 +178,8 @@ func TestSoak(t *testing.T) {
 		err     error
 	}
 	results := make([]outcome, runs)
+	var polls atomic.Int64
+	pollErrs := make(chan error, runs)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -178,11 +202,25 @@ func TestSoak(t *testing.T) {
 				began := time.Now()
 				status, answer, err := post(token, body)
 				results[i] = outcome{status, answer, time.Since(began), err}
+				// One accepted run in ten is looked up at once, while the
+				// workers are busy: it exists, in a state on its way.
+				if err == nil && status == http.StatusAccepted && i%10 == 1 {
+					polls.Add(1)
+					if st, err := getStatus(answer); err != nil {
+						pollErrs <- fmt.Errorf("GET run %s: %v", answer, err)
+					} else if st != runstate.Queued && st != runstate.Running && st != runstate.Done {
+						pollErrs <- fmt.Errorf("GET run %s: status %q", answer, st)
+					}
+				}
 			}
 		}()
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	close(pollErrs)
+	for err := range pollErrs {
+		t.Error(err)
+	}
 
 	var accepted []string
 	var latencies []time.Duration
@@ -208,8 +246,9 @@ func TestSoak(t *testing.T) {
 	}
 	slices.Sort(latencies)
 	p50, p99 := latencies[len(latencies)/2], latencies[len(latencies)*99/100]
-	t.Logf("%d run requests from %d clients in %v: %.0f requests/s, latency p50 %v, p99 %v, max %v; refused %v",
-		runs, soakClients, elapsed.Round(time.Millisecond), float64(runs)/elapsed.Seconds(),
+	t.Logf("%d run requests (and %d status lookups) from %d clients in %v: %.0f run requests/s, "+
+		"latency p50 %v, p99 %v, max %v; refused %v",
+		runs, polls.Load(), soakClients, elapsed.Round(time.Millisecond), float64(runs)/elapsed.Seconds(),
 		p50.Round(time.Microsecond), p99.Round(time.Microsecond), latencies[len(latencies)-1].Round(time.Microsecond), refused)
 
 	// Every accepted run reaches a final state: done.

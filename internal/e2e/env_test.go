@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -80,7 +81,7 @@ func newEnv(t testing.TB, opts sfsim.Options, pageSize int, edit ...func(*connec
 	sim := sfsim.New(opts)
 	e := &env{sim: sim}
 	simHandler := sim.Handler()
-	sf := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	sf := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/odata/") {
 			n := e.odataRequests.Add(1)
 			if h := e.beforeOData.Load(); h != nil {
@@ -89,6 +90,9 @@ func newEnv(t testing.TB, opts sfsim.Options, pageSize int, edit ...func(*connec
 		}
 		simHandler.ServeHTTP(w, r)
 	}))
+	// Handshakes that tests make fail on purpose are not news.
+	sf.Config.ErrorLog = log.New(io.Discard, "", 0)
+	sf.StartTLS()
 	t.Cleanup(sf.Close)
 	cred := sim.NewCredential(sf.URL)
 
