@@ -231,6 +231,27 @@ var matrix = []faultCase{
 		check:  wantTokenRequests(2),
 	},
 	{
+		// SAML case 3: a token that lives less than the run is renewed
+		// before it runs out, not after SF refuses it.
+		name:  "SF tokens live 2s, the run longer",
+		sim:   sfsim.Options{Users: users, TokenTTL: 2 * time.Second, Latency: 500 * time.Millisecond},
+		pages: -1,
+		check: func(t *testing.T, e *env, rec *runstate.Record, retries []connector.RetryEvent) {
+			tokens := 0
+			for _, r := range e.sim.Requests() {
+				switch {
+				case r.Path == sfsim.TokenEndpoint:
+					tokens++
+				case r.Status == 401 || r.Status == 403:
+					t.Errorf("SF refused %s with %d", r.Path, r.Status)
+				}
+			}
+			if tokens < 2 {
+				t.Errorf("%d token requests, want a renewal before expiry", tokens)
+			}
+		},
+	},
+	{
 		name:   "SF token refused twice in a row",
 		inject: sfFault(sfsim.Fault{EntitySet: entitySet, Page: 1, Times: 2, Kind: sfsim.FaultTokenRejected}),
 		want:   connector.KindAuth, pages: 1,
