@@ -144,8 +144,9 @@ func killedProcessRow(t *testing.T) row {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
+		exited := make(chan struct{})
+		var waitErr error
+		go func() { waitErr = cmd.Wait(); close(exited) }()
 		defer func() {
 			cmd.Process.Kill()
 			<-exited
@@ -164,8 +165,8 @@ func killedProcessRow(t *testing.T) row {
 				break
 			}
 			select {
-			case err := <-exited:
-				t.Fatalf("worker process exited: %v\n%s", err, out.String())
+			case <-exited:
+				t.Fatalf("worker process exited: %v\n%s", waitErr, out.String())
 			case <-ctx.Done():
 				t.Fatalf("the worker process staged no page\n%s", out.String())
 			case <-time.After(10 * time.Millisecond):
@@ -176,7 +177,6 @@ func killedProcessRow(t *testing.T) row {
 			t.Fatal(err)
 		}
 		<-exited
-		exited <- nil // for the deferred wait
 
 		left, err := e.reader().Get(ctx, dataType, runID)
 		if err != nil {
