@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/techwolf/sfconnector/connector"
 	"github.com/techwolf/sfconnector/internal/s3latency"
 	"github.com/techwolf/sfconnector/internal/sfsim"
@@ -453,5 +456,95 @@ func TestCredentialStaysHome(t *testing.T) {
 				t.Fatal("a token request carries part of the private key")
 			}
 		}
+	}
+}
+
+// TestForgedStateRecordsIgnored plants state records a worker must not
+// act on, as someone with write access to the bucket could: a record
+// whose body names another run, one under a key that is not a run id, and
+// one naming a data type that could leave its prefix. Workers on the
+// shared S3 queue work the real run and write nothing for the forged
+// ones.
+func TestForgedStateRecordsIgnored(t *testing.T) {
+	e := newEnv(t, sfsim.Options{Users: users}, pageSize)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const (
+		runA = "01941a7e-4a3b-7c3d-8e4f-0123456789aa" // the key's run
+		runB = "01941a7e-4a3b-7c3d-8e4f-0123456789bb" // the body's run
+	)
+	queued := func(runID, dataType string) []byte {
+		rec := runstate.Record{Schema: runstate.Schema, RunID: runID, DataType: dataType,
+			Status: runstate.Queued, Created: time.Now().Add(-time.Hour)}
+		b, err := rec.Encode()
+		if err != nil {
+			b = []byte(fmt.Sprintf(`{"schema":1,"runId":%q,"dataType":%q,"status":"queued","attempt":0,`+
+				`"created":"2026-01-01T00:00:00Z","pages":0,"records":0,"bytes":0}`, runID, dataType))
+		}
+		return b
+	}
+	planted := map[string][]byte{
+		basePath + "/users/" + runA + "/state.json":       queued(runB, dataType),
+		basePath + "/users/not-a-run-id/state.json":       queued("not-a-run-id", dataType),
+		basePath + "/users/" + runB + "x/state.json":      queued(runB+"x", dataType),
+		basePath + "/users/" + runB + "/../state.json":    queued(runB, dataType),
+		basePath + "/users/" + runA + "/x/state.json":     queued(runA, dataType),
+		basePath + "/users/" + runB + "/pages/state.json": queued(runB, "../users"),
+	}
+	// Planted with a plain S3 client: the store itself refuses such keys.
+	raw := e.s3.Client()
+	for key, body := range planted {
+		if _, err := raw.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String(e.bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+		}); err != nil {
+			t.Logf("planting %s: %v", key, err)
+		}
+	}
+	before, err := e.direct.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	q := connector.NewS3Queue(e.store, e.layout(), e.cat.Names(), &connector.S3QueueOptions{Poll: 20 * time.Millisecond})
+	c := e.connector(t, connector.Options{Queue: q, Workers: 2})
+	id, err := c.Submit(ctx, dataType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Start(wctx) }()
+	rec, err := e.reader().Wait(ctx, dataType, id, 20*time.Millisecond)
+	if err != nil || rec.Status != runstate.Done {
+		t.Fatalf("the real run: %v, %v", rec, err)
+	}
+	time.Sleep(200 * time.Millisecond) // several more scans of the queue
+	stop()
+	<-done
+
+	after, err := e.direct.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix, _ := e.layout().RunPrefix(dataType, id)
+	was := map[string]string{}
+	for _, o := range before {
+		was[o.Key] = o.ETag
+	}
+	for _, o := range after {
+		if strings.HasPrefix(o.Key, prefix) {
+			continue
+		}
+		if etag, ok := was[o.Key]; !ok || etag != o.ETag {
+			t.Errorf("%s was written", o.Key)
+		}
+	}
+	for _, r := range e.proxy.Requests() {
+		if r.Method != "GET" && !strings.Contains(r.Path, id) {
+			t.Errorf("S3 got %s %s", r.Method, r.Path)
+		}
+	}
+	if n := e.odataRequests.Load(); n != 3 {
+		t.Errorf("%d OData requests, want the 3 pages of the real run", n)
 	}
 }
