@@ -22,14 +22,20 @@ import (
 type PageEncoder struct {
 	buf     bytes.Buffer
 	zw      *gzip.Writer
+	pending []byte // lines not yet handed to zw
 	scratch bytes.Buffer
 	records int64
 	done    bool
 }
 
+// pendingSize is how many bytes of lines are collected before they are
+// compressed: one large write costs the compressor less than two small
+// ones a record.
+const pendingSize = 32 << 10
+
 // NewPageEncoder returns an encoder ready for the first page.
 func NewPageEncoder() *PageEncoder {
-	e := &PageEncoder{}
+	e := &PageEncoder{pending: make([]byte, 0, pendingSize)}
 	e.zw, _ = gzip.NewWriterLevel(&e.buf, gzip.DefaultCompression)
 	return e
 }
@@ -38,6 +44,7 @@ func NewPageEncoder() *PageEncoder {
 func (e *PageEncoder) Reset() {
 	e.buf.Reset()
 	e.zw.Reset(&e.buf)
+	e.pending = e.pending[:0]
 	e.records = 0
 	e.done = false
 }
@@ -53,24 +60,30 @@ func (e *PageEncoder) WriteRecord(rec []byte) error {
 	if len(rec) < 2 || rec[0] != '{' || rec[len(rec)-1] != '}' {
 		return errors.New("staging: page record is not a JSON object")
 	}
-	if bytes.ContainsAny(rec, "\r\n") {
+	if bytes.IndexByte(rec, '\n') >= 0 || bytes.IndexByte(rec, '\r') >= 0 {
 		e.scratch.Reset()
 		if err := json.Compact(&e.scratch, rec); err != nil {
 			return fmt.Errorf("staging: page record: %w", err)
 		}
 		rec = e.scratch.Bytes()
 	}
-	if _, err := e.zw.Write(rec); err != nil {
-		return fmt.Errorf("staging: compress page: %w", err)
-	}
-	if _, err := e.zw.Write(newline); err != nil {
-		return fmt.Errorf("staging: compress page: %w", err)
-	}
+	e.pending = append(append(e.pending, rec...), '\n')
 	e.records++
+	if len(e.pending) >= pendingSize {
+		return e.flush()
+	}
 	return nil
 }
 
-var newline = []byte{'\n'}
+// flush compresses the pending lines.
+func (e *PageEncoder) flush() error {
+	_, err := e.zw.Write(e.pending)
+	e.pending = e.pending[:0]
+	if err != nil {
+		return fmt.Errorf("staging: compress page: %w", err)
+	}
+	return nil
+}
 
 // Records returns the number of records written since Reset.
 func (e *PageEncoder) Records() int64 { return e.records }
@@ -79,6 +92,9 @@ func (e *PageEncoder) Records() int64 { return e.records }
 // hex SHA-256 of the bytes. The bytes are valid until the next Reset.
 func (e *PageEncoder) Finish() (data []byte, records int64, sha256hex string, err error) {
 	if !e.done {
+		if err := e.flush(); err != nil {
+			return nil, 0, "", err
+		}
 		if err := e.zw.Close(); err != nil {
 			return nil, 0, "", fmt.Errorf("staging: compress page: %w", err)
 		}
