@@ -324,6 +324,20 @@ var matrix = []faultCase{
 		pages:  -1,
 	},
 	{
+		// A conditional write that happened but whose answer was lost:
+		// the retry must see its own write, not a rival's.
+		name: "S3 answer lost on a state write",
+		inject: s3Fault(s3latency.Fault{Kind: s3latency.InternalError, Method: http.MethodPut,
+			KeyContains: "/state.json", After: 1, Forward: true}),
+		pages: -1,
+	},
+	{
+		name: "S3 answer lost on the manifest write",
+		inject: s3Fault(s3latency.Fault{Kind: s3latency.InternalError, Method: http.MethodPut,
+			KeyContains: "/manifest.json", Forward: true}),
+		pages: -1,
+	},
+	{
 		name:   "S3 SlowDown burst",
 		inject: s3Fault(s3latency.Fault{Kind: s3latency.SlowDown, Method: http.MethodPut, After: 1, Times: 2}),
 		pages:  -1,
