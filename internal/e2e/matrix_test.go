@@ -326,9 +326,16 @@ var matrix = []faultCase{
 	{
 		// A conditional write that happened but whose answer was lost:
 		// the retry must see its own write, not a rival's.
-		name: "S3 answer lost on a state write",
+		name: "S3 answer lost on the claim",
 		inject: s3Fault(s3latency.Fault{Kind: s3latency.InternalError, Method: http.MethodPut,
 			KeyContains: "/state.json", After: 1, Forward: true}),
+		pages: -1,
+	},
+	{
+		// Create, claim, done: the third state write is the last.
+		name: "S3 answer lost on the final state write",
+		inject: s3Fault(s3latency.Fault{Kind: s3latency.InternalError, Method: http.MethodPut,
+			KeyContains: "/state.json", After: 2, Forward: true}),
 		pages: -1,
 	},
 	{
