@@ -548,3 +548,31 @@ func TestForgedStateRecordsIgnored(t *testing.T) {
 		t.Errorf("%d OData requests, want the 3 pages of the real run", n)
 	}
 }
+
+// TestS3NeedsTLS: plain http to S3 is refused unless asked for on a
+// loopback address, in the store and in the tenant config alike.
+func TestS3NeedsTLS(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		endpoint string
+		allow    bool
+	}{
+		{"http://127.0.0.1:9000", false},
+		{"http://s3.example.test", true},
+		{"http://10.0.0.1:9000", true},
+		{"http://169.254.169.254", true},
+	} {
+		_, err := staging.NewS3Store(ctx, staging.S3Options{Bucket: "staging-test", Region: "eu-west-1",
+			Endpoint: tc.endpoint, AllowHTTP: tc.allow, AccessKey: "a", SecretKey: "s"})
+		if err == nil {
+			t.Errorf("S3 store on %s (loopback http allowed %v) accepted", tc.endpoint, tc.allow)
+		}
+		cfg := connector.TenantConfig{SFAddress: "https://api.example-sf.test", SFCredentialName: "sf-cred",
+			S3Bucket: "staging-test", S3Region: "eu-west-1", S3AccessKeyAlias: "a", S3SecretKeyAlias: "s",
+			S3Endpoint: tc.endpoint}
+		if err := cfg.Validate(connector.ConfigOptions{AllowInsecureLoopback: tc.allow}); err == nil ||
+			!strings.Contains(err.Error(), "S3_endpoint") {
+			t.Errorf("S3_endpoint %s (loopback http allowed %v): %v", tc.endpoint, tc.allow, err)
+		}
+	}
+}
