@@ -19,6 +19,7 @@ import (
 // next heartbeat and writes nothing more: no page after the cancel, no
 // manifest, and the cancelled record stays as Cancel wrote it.
 func TestCancelMidRun(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sfsim.Options{Users: users}, pageSize)
 	e.sim.Inject(sfsim.Fault{EntitySet: entitySet, Page: 1, Kind: sfsim.FaultSlow, Delay: 1500 * time.Millisecond})
 	var pages, finished atomic.Int64

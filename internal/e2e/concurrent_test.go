@@ -18,6 +18,7 @@ import (
 // records, or failed with a kind that names a fault shown and no
 // manifest.
 func TestConcurrentRunsUnderFaults(t *testing.T) {
+	t.Parallel()
 	const runs = 16
 	e := newEnv(t, sfsim.Options{Users: users}, pageSize)
 	want := e.expected(t)

@@ -37,6 +37,7 @@ import (
 // object the runs left but the pages, and the %v and %+v forms of what a
 // host might print.
 func TestNoSecretInLogsErrorsOrRecords(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sfsim.Options{Users: users}, pageSize)
 	c := e.connector(t, connector.Options{})
 	ctx := context.Background()
@@ -148,6 +149,7 @@ func TestNoSecretInLogsErrorsOrRecords(t *testing.T) {
 // error before any byte goes to the other listener, which counts every
 // connection it accepts.
 func TestForeignNextLinkGetsNothing(t *testing.T) {
+	t.Parallel()
 	other, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +219,7 @@ var badNames = []string{
 // Submit, Status, Cancel and the Reader: each is refused, nothing is
 // written, and no request that names the bad text reaches S3.
 func TestKeysOnlyFromCheckedParts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sfsim.Options{Users: users}, pageSize)
 	c := e.connector(t, connector.Options{})
 	ctx := context.Background()
@@ -294,6 +297,7 @@ func TestKeysOnlyFromCheckedParts(t *testing.T) {
 // asks for it and the host is a loopback address; a refused run sends
 // nothing. With the option on loopback, a run works.
 func TestSFNeedsTLS(t *testing.T) {
+	t.Parallel()
 	sim := sfsim.New(sfsim.Options{Users: users})
 	plain := httptest.NewServer(sim.Handler())
 	defer plain.Close()
@@ -375,6 +379,7 @@ func TestSFNeedsTLS(t *testing.T) {
 // TestSFTLSIsVerified: an SF server whose certificate the client does not
 // trust gets no token request and no OData request past the handshake.
 func TestSFTLSIsVerified(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sfsim.Options{Users: users}, pageSize)
 	e.secrets.base = &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
 	c := e.connector(t, connector.Options{})
@@ -395,6 +400,7 @@ func TestSFTLSIsVerified(t *testing.T) {
 // token form carries only the expected fields, and no form holds any
 // part of the private key.
 func TestCredentialStaysHome(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sfsim.Options{Users: users}, pageSize)
 	other := e.sim.NewCredential(e.sf.URL)
 	mixed, _ := json.Marshal(map[string]string{
@@ -466,6 +472,7 @@ func TestCredentialStaysHome(t *testing.T) {
 // shared S3 queue work the real run and write nothing for the forged
 // ones.
 func TestForgedStateRecordsIgnored(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sfsim.Options{Users: users}, pageSize)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -552,6 +559,7 @@ func TestForgedStateRecordsIgnored(t *testing.T) {
 // TestS3NeedsTLS: plain http to S3 is refused unless asked for on a
 // loopback address, in the store and in the tenant config alike.
 func TestS3NeedsTLS(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for _, tc := range []struct {
 		endpoint string
