@@ -101,7 +101,8 @@ func (s *Set) Len() int64 { return s.n }
 // new.
 func (s *Set) Err() error { return s.err }
 
-// Close releases the set's files and returns [Set.Err].
+// Close releases the set's files and returns [Set.Err]. The set is not
+// used after Close.
 func (s *Set) Close() error {
 	for _, r := range s.runs {
 		r.close()
@@ -187,6 +188,10 @@ func (s *Set) merge() {
 			total += r.n
 		}
 		merged, err := writeRun(s.opts.Dir, mergeRuns(tail, s.fail), int(total))
+		if err == nil && merged.n != total {
+			merged.close() // a run could not be read to its end
+			err = fmt.Errorf("merged %d keys of %d", merged.n, total)
+		}
 		if err != nil {
 			s.fail(err)
 			return // the runs stay as they are: correct, only more of them
