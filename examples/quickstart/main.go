@@ -120,6 +120,7 @@ func run(ctx context.Context, out io.Writer, terminal bool, dir string, users, w
 	stopDrawing := progress.draw(100 * time.Millisecond)
 	recs, err := waitAll(ctx, runstate.NewReader(store, staging.Layout{}), ids)
 	stopDrawing()
+	progress.close()
 	if err != nil {
 		return 0, err
 	}

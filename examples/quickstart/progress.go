@@ -19,9 +19,10 @@ type progress struct {
 	terminal bool
 	names    []string
 
-	mu    sync.Mutex
-	lines map[string]*line
-	drawn int // lines on screen from the last redraw
+	mu     sync.Mutex
+	lines  map[string]*line
+	drawn  int  // lines on screen from the last redraw
+	closed bool // the summary owns the output now
 }
 
 type line struct {
@@ -85,6 +86,14 @@ func (p *progress) RunFinished(e connector.RunEvent) {
 	}, msg)
 }
 
+// close stops all output: a worker may still report a run that the
+// summary already shows as final, and the two must not interleave.
+func (p *progress) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+}
+
 // update changes the line of a data type; off a terminal it prints msg.
 func (p *progress) update(name string, fn func(*line), msg string) {
 	p.mu.Lock()
@@ -96,7 +105,7 @@ func (p *progress) update(name string, fn func(*line), msg string) {
 	if fn != nil {
 		fn(l)
 	}
-	if !p.terminal && msg != "" {
+	if !p.terminal && !p.closed && msg != "" {
 		fmt.Fprintln(p.out, msg)
 	}
 }
