@@ -21,7 +21,7 @@ import (
 func TestCancelMidRun(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sfsim.Options{Users: users}, pageSize)
-	e.sim.Inject(sfsim.Fault{EntitySet: entitySet, Page: 1, Kind: sfsim.FaultSlow, Delay: 1500 * time.Millisecond})
+	e.sim.Inject(sfsim.Fault{EntitySet: entitySet, Page: 1, Kind: sfsim.FaultSlow, Delay: 2500 * time.Millisecond})
 	var pages, finished atomic.Int64
 	c := e.connector(t, connector.Options{Lease: time.Second, Observer: connector.ObserverFuncs{
 		OnPageWritten: func(connector.PageEvent) { pages.Add(1) },
@@ -60,7 +60,7 @@ func TestCancelMidRun(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(1700 * time.Millisecond) // past the slow page
+	time.Sleep(2700 * time.Millisecond) // past the slow page
 
 	final, err := e.reader().Get(ctx, dataType, id)
 	if err != nil {

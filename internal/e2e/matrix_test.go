@@ -119,7 +119,7 @@ var matrix = []faultCase{
 		// Case B13, HTTP-date variant.
 		name: "SF 429, Retry-After as an HTTP date",
 		inject: func(e *env) {
-			at := time.Now().Add(2 * time.Second).UTC().Format(http.TimeFormat)
+			at := time.Now().Add(5 * time.Second).UTC().Format(http.TimeFormat)
 			e.sim.Inject(sfsim.Fault{EntitySet: entitySet, Page: 1, Status: 429, RetryAfter: at})
 		},
 		pages: -1,
