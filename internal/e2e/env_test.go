@@ -50,6 +50,7 @@ const (
 // server reached through a fault proxy. Everything a run sends or logs
 // that could hold a secret is recorded for the leak checks.
 type env struct {
+	t       testing.TB
 	sim     *sfsim.Server
 	sf      *httptest.Server
 	s3      *s3test.Server
@@ -79,7 +80,7 @@ func newEnv(t testing.TB, opts sfsim.Options, pageSize int, edit ...func(*connec
 		opts.Users = 30
 	}
 	sim := sfsim.New(opts)
-	e := &env{sim: sim}
+	e := &env{t: t, sim: sim}
 	simHandler := sim.Handler()
 	sf := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/odata/") {

@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -255,6 +257,27 @@ var matrix = []faultCase{
 		name:   "SF token refused twice in a row",
 		inject: sfFault(sfsim.Fault{EntitySet: entitySet, Page: 1, Times: 2, Kind: sfsim.FaultTokenRejected}),
 		want:   connector.KindAuth, pages: 1,
+	},
+	{
+		// SAML case 1: SF does not know the user the assertion names.
+		name: "SF token endpoint refuses the user",
+		inject: func(e *env) {
+			doc, _ := json.Marshal(map[string]string{
+				"companyId": e.cred.CompanyID, "clientId": e.cred.ClientID, "userId": "jane.doe@acme.example",
+				"privateKey": string(e.cred.KeyPEM), "certificate": string(e.cred.CertPEM),
+			})
+			writeFile(e.t, filepath.Join(e.ks.Dir, "sf-unknown-user"), doc)
+			e.cfg.SFCredentialName = "sf-unknown-user"
+		},
+		want: connector.KindAuth, pages: 0,
+		check: func(t *testing.T, e *env, rec *runstate.Record, _ []connector.RetryEvent) {
+			if n := e.odataRequests.Load(); n != 0 {
+				t.Errorf("%d OData requests without a token", n)
+			}
+			if !strings.Contains(rec.Error.Message, "user") {
+				t.Errorf("error %q does not name the user as the problem", rec.Error.Message)
+			}
+		},
 	},
 	{
 		// Case B03: restart from page 1 once, with a fresh snapshot.
