@@ -2,9 +2,11 @@ package staging_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
+	"strings"
 
 	"github.com/techwolf/sfconnector/staging"
 )
@@ -78,4 +80,40 @@ func ExamplePageEncoder() {
 	// Output:
 	// {"userId":"1001"}
 	// {"userId":"1002"}
+}
+
+// Conditional puts make a store usable for compare-and-swap: a create
+// with IfAbsent wins once, and an update with IfMatch wins only against
+// the version it read.
+func ExampleCondition() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "staging-example-")
+	defer os.RemoveAll(dir)
+	store, err := staging.NewDirStore(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	put := func(body string, cond staging.Condition) (string, error) {
+		return store.Put(ctx, "runs/state.json", strings.NewReader(body), int64(len(body)), cond)
+	}
+	etag, err := put(`{"status":"queued"}`, staging.Condition{IfAbsent: true})
+	fmt.Println("create:", err)
+	_, err = put(`{"status":"queued"}`, staging.Condition{IfAbsent: true})
+	fmt.Println("create again:", errors.Is(err, staging.ErrPrecondition))
+
+	_, err = put(`{"status":"running"}`, staging.Condition{IfMatch: etag})
+	fmt.Println("update:", err)
+	_, err = put(`{"status":"failed"}`, staging.Condition{IfMatch: etag})
+	fmt.Println("stale update:", errors.Is(err, staging.ErrPrecondition))
+
+	_, err = store.Get(ctx, "runs/missing.json")
+	fmt.Println("get missing:", errors.Is(err, staging.ErrNotFound))
+	// Output:
+	// create: <nil>
+	// create again: true
+	// update: <nil>
+	// stale update: true
+	// get missing: true
 }

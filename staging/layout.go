@@ -19,11 +19,20 @@ type Layout struct {
 
 // LayoutError reports a part of a key that [Layout] refuses.
 type LayoutError struct {
-	Part   string // "base path", "data type", "run id", "attempt" or "seq"
-	Value  string
+	// Part names the refused part: "base path", "data type", "run id",
+	// "attempt" or "seq".
+	Part string
+
+	// Value is the refused part as given; a number is in decimal.
+	Value string
+
+	// Reason says what a valid value looks like or what is wrong, such
+	// as "want 0..999999" or "dot segment".
 	Reason string
 }
 
+// Error returns "staging: invalid", the part, the quoted value (cut to
+// 80 bytes) and the reason.
 func (e *LayoutError) Error() string {
 	return fmt.Sprintf("staging: invalid %s %s: %s", e.Part, quoteShort(e.Value), e.Reason)
 }

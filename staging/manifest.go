@@ -19,26 +19,64 @@ const maxManifestBytes = 256 << 20
 
 // PageEntry is one page in a manifest.
 type PageEntry struct {
-	Key     string `json:"key"`
-	Records int64  `json:"records"`
-	Bytes   int64  `json:"bytes"`
-	SHA256  string `json:"sha256"` // hex SHA-256 of the stored (compressed) bytes
+	// Key is the page's object key, under the pages prefix of the run
+	// and attempt (see [Layout.PageKey]).
+	Key string `json:"key"`
+
+	// Records is the number of lines, one record each, in the
+	// decompressed page.
+	Records int64 `json:"records"`
+
+	// Bytes is the size of the stored, compressed object.
+	Bytes int64 `json:"bytes"`
+
+	// SHA256 is the lower-case hex SHA-256 of the stored, compressed
+	// bytes.
+	SHA256 string `json:"sha256"`
 }
 
 // Manifest lists the pages of a finished run. A reader ingests only the
 // pages listed here.
 type Manifest struct {
-	Schema     int             `json:"schema"`
-	RunID      string          `json:"runId"`
-	DataType   string          `json:"dataType"`
-	Attempt    int             `json:"attempt"`
-	Query      string          `json:"query"`
-	Pages      []PageEntry     `json:"pages"`
-	Records    int64           `json:"records"`    // sum of the pages' records
-	Bytes      int64           `json:"bytes"`      // sum of the pages' bytes
-	Duplicates int64           `json:"duplicates"` // repeated records dropped
-	Created    time.Time       `json:"created"`
-	Extra      json.RawMessage `json:"extra,omitempty"`
+	// Schema is the manifest's schema version, [ManifestSchema]. Zero is
+	// set to it by [WriteManifest]; a reader refuses any other value.
+	Schema int `json:"schema"`
+
+	// RunID is the run's id, a lower-case canonical UUID.
+	RunID string `json:"runId"`
+
+	// DataType is the catalog name of the run's data type.
+	DataType string `json:"dataType"`
+
+	// Attempt is the attempt whose pages are listed. Pages that other
+	// attempts left behind are not part of the run.
+	Attempt int `json:"attempt"`
+
+	// Query is the OData request that produced the first page, without
+	// credentials, for people tracing where the data came from. Empty
+	// if unknown.
+	Query string `json:"query"`
+
+	// Pages lists the pages in the order they were read; a run that
+	// found no records has none.
+	Pages []PageEntry `json:"pages"`
+
+	// Records is the sum of the pages' records.
+	Records int64 `json:"records"`
+
+	// Bytes is the sum of the pages' compressed sizes.
+	Bytes int64 `json:"bytes"`
+
+	// Duplicates counts records dropped because an earlier page of the
+	// run held the same entity key. They are not in Records.
+	Duplicates int64 `json:"duplicates"`
+
+	// Created is when the manifest was written, in UTC.
+	Created time.Time `json:"created"`
+
+	// Extra is reserved for host programs: any valid JSON, stored and
+	// read back unchanged. Nil leaves the field out.
+	Extra json.RawMessage `json:"extra,omitempty"`
 }
 
 // Check reports whether m is consistent in itself: schema 1, valid data

@@ -120,11 +120,20 @@ var ErrBadPage = errors.New("staging: bad page")
 // PageError reports a page that does not match its manifest entry or is
 // not valid gzip NDJSON.
 type PageError struct {
-	Key    string
+	// Key is the page's object key, from its manifest entry.
+	Key string
+
+	// Reason says what is wrong, such as "SHA-256 differs from the
+	// manifest" or "not gzip".
 	Reason string
-	Err    error // the underlying cause, if any
+
+	// Err is the underlying cause, such as a gzip or read error; nil
+	// when the content itself is wrong.
+	Err error
 }
 
+// Error returns "staging: page", the quoted key, the reason and the
+// cause if there is one.
 func (e *PageError) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("staging: page %q: %s: %v", e.Key, e.Reason, e.Err)

@@ -44,17 +44,22 @@ type S3Options struct {
 	// than in the host name; most S3 servers other than AWS need it.
 	PathStyle bool
 
-	// AccessKey and SecretKey are static credentials. Both empty means the
-	// SDK's default credential chain (environment, shared files, web
-	// identity, instance role). SecretKey never appears in an error or in
-	// String output.
+	// AccessKey is the access key id of static credentials; set it
+	// together with SecretKey. Both empty means the SDK's default
+	// credential chain (environment, shared files, web identity,
+	// instance role).
 	AccessKey string
+
+	// SecretKey is the secret of static credentials, set if and only if
+	// AccessKey is. It never appears in an error or in String output.
 	SecretKey string
 
 	// SSE asks for server-side encryption of every object: "" (the
-	// bucket's default), "AES256" or "aws:kms". KMSKeyID names the key for
-	// "aws:kms"; empty means the account's default key.
-	SSE      string
+	// bucket's default), "AES256" or "aws:kms".
+	SSE string
+
+	// KMSKeyID names the KMS key for SSE "aws:kms"; empty means the
+	// account's default key. Setting it with any other SSE is an error.
 	KMSKeyID string
 
 	// Checksum is the algorithm of the integrity checksum sent with every

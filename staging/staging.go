@@ -30,41 +30,72 @@ type Condition struct {
 
 // Object is the result of Get. The caller closes Body.
 type Object struct {
+	// Body streams the object's content. It is never nil; the caller
+	// must close it, even after reading it to the end.
 	Body io.ReadCloser
+
+	// ETag identifies the version of the object that Body holds, for a
+	// later Put with Condition.IfMatch.
 	ETag string
+
+	// Size is the content length in bytes, as the store reported it.
 	Size int64
 }
 
 // ObjectInfo is one entry of List.
 type ObjectInfo struct {
-	Key          string
-	Size         int64
-	ETag         string
+	// Key is the object's full key, prefix included.
+	Key string
+
+	// Size is the content length in bytes.
+	Size int64
+
+	// ETag identifies the version of the object listed; it equals the
+	// ETag that Get returns for the same version.
+	ETag string
+
+	// LastModified is when the object was last written, as the store
+	// records it; DirStore gives the file's modification time in UTC.
 	LastModified time.Time
 }
 
 // Store is the object store the library writes to. Implementations are safe
 // for concurrent use.
 //
-// Put stores body under key; size is the body's length, or negative when
-// unknown. A Put with a Condition that does not hold returns an error
-// wrapping [ErrPrecondition] and changes nothing. Get of a missing key
-// returns an error wrapping [ErrNotFound]. List returns every object whose
-// key starts with prefix, sorted by key. Delete of a missing key is not an
-// error. ETags are opaque strings compared for equality only.
+// Keys are checked with [CheckKey] before any I/O; a refused key is a
+// [*KeyError]. A Put with a [Condition] that does not hold returns an error
+// wrapping [ErrPrecondition] and changes nothing; a Get of a missing key
+// returns an error wrapping [ErrNotFound]. ETags are opaque strings,
+// compared for equality only.
 type Store interface {
+	// Put stores body under key and returns the new ETag. size is the
+	// body's length, or negative when unknown. If cond does not hold the
+	// error wraps ErrPrecondition and nothing changes.
 	Put(ctx context.Context, key string, body io.Reader, size int64, cond Condition) (etag string, err error)
+
+	// Get opens the object at key. A missing key is an error wrapping
+	// ErrNotFound.
 	Get(ctx context.Context, key string) (*Object, error)
+
+	// List returns every object whose key starts with prefix, sorted by
+	// key. An empty prefix lists the whole store.
 	List(ctx context.Context, prefix string) ([]ObjectInfo, error)
+
+	// Delete removes the object at key. A missing key is not an error.
 	Delete(ctx context.Context, key string) error
 }
 
 // KeyError reports an object key a store refuses to use.
 type KeyError struct {
-	Key    string
+	// Key is the refused key or List prefix, as the caller gave it.
+	Key string
+
+	// Reason says what is wrong with Key, such as "dot segment".
 	Reason string
 }
 
+// Error returns "staging: invalid key", the quoted key (cut to 80 bytes)
+// and the reason.
 func (e *KeyError) Error() string {
 	return fmt.Sprintf("staging: invalid key %s: %s", quoteShort(e.Key), e.Reason)
 }
