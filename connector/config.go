@@ -50,6 +50,12 @@ type ConfigOptions struct {
 	// AllowInsecureLoopback permits http:// for SF_address and
 	// S3_endpoint when the host is a loopback address, for tests.
 	AllowInsecureLoopback bool
+
+	// LocalStaging says the runs are staged somewhere other than the
+	// tenant's bucket, such as a local directory: the S3 bucket, region,
+	// key aliases and endpoint are then neither required nor checked.
+	// S3_base_path still is, as runs are staged under it wherever they go.
+	LocalStaging bool
 }
 
 // ConfigError lists every problem of a tenant config. Problems name the
@@ -63,8 +69,9 @@ func (e *ConfigError) Error() string {
 }
 
 // LoadTenantConfig decodes a tenant config from JSON and checks it with
-// the zero [ConfigOptions]. Unknown fields, wrong types and invalid values
-// are reported together in one [*ConfigError].
+// the zero [ConfigOptions]. Unknown fields, fields given more than once,
+// wrong types and invalid values are reported together in one
+// [*ConfigError].
 func LoadTenantConfig(r io.Reader) (*TenantConfig, error) {
 	return LoadTenantConfigOptions(r, ConfigOptions{})
 }
@@ -98,16 +105,24 @@ func LoadTenantConfigOptions(r io.Reader, opts ConfigOptions) (*TenantConfig, er
 		return nil, &ConfigError{Problems: []string{"larger than 1 MiB"}}
 	}
 
-	// Decode field by field, so that an unknown or mistyped field does
-	// not hide the problems after it.
-	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&raw); err != nil {
-		return nil, &ConfigError{Problems: []string{"not a JSON object: " + jsonProblem(err)}}
+	cfg, problems, mistyped, err := decodeFields(data)
+	if err != nil {
+		return nil, &ConfigError{Problems: []string{err.Error()}}
 	}
-	if dec.More() {
-		return nil, &ConfigError{Problems: []string{"trailing data after the JSON object"}}
+	problems = append(problems, cfg.problems(opts, mistyped)...)
+	if len(problems) > 0 {
+		return nil, &ConfigError{Problems: problems}
 	}
+	return cfg, nil
+}
+
+// decodeFields reads the top-level JSON object key by key, so that an
+// unknown, repeated or mistyped field does not hide the problems after it.
+// A repeated key is a problem rather than last-one-wins: two SF_address
+// values mean the file was edited wrongly, and guessing which one was
+// meant could send a credential to the wrong host. err is set only when
+// the document is not one JSON object.
+func decodeFields(data []byte) (*TenantConfig, []string, map[string]bool, error) {
 	var cfg TenantConfig
 	fields := map[string]*string{
 		"SF_address":          &cfg.SFAddress,
@@ -119,22 +134,57 @@ func LoadTenantConfigOptions(r io.Reader, opts ConfigOptions) (*TenantConfig, er
 		"S3_secret_key_alias": &cfg.S3SecretKeyAlias,
 		"S3_endpoint":         &cfg.S3Endpoint,
 	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	notObject := func(err error) error {
+		return errors.New("not a JSON object: " + jsonProblem(err))
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, nil, nil, notObject(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, nil, nil, errors.New("not a JSON object")
+	}
+	count := map[string]int{}
+	mistyped := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, nil, notObject(err)
+		}
+		name, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, nil, nil, notObject(err)
+		}
+		if count[name]++; count[name] > 1 {
+			continue
+		}
+		if dst, ok := fields[name]; ok && json.Unmarshal(raw, dst) != nil {
+			mistyped[name] = true
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, nil, nil, notObject(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, nil, errors.New("trailing data after the JSON object")
+	}
+
 	var problems []string
-	for _, name := range slices.Sorted(maps.Keys(raw)) {
-		dst, ok := fields[name]
-		if !ok {
+	for _, name := range slices.Sorted(maps.Keys(count)) {
+		if _, known := fields[name]; !known {
 			problems = append(problems, fmt.Sprintf("unknown field %q", truncate(name, 64)))
 			continue
 		}
-		if err := json.Unmarshal(raw[name], dst); err != nil {
+		if mistyped[name] {
 			problems = append(problems, name+": want a string")
 		}
+		if n := count[name]; n > 1 {
+			problems = append(problems, fmt.Sprintf("%s: given %d times; give it once", name, n))
+		}
 	}
-	problems = append(problems, cfg.problems(opts)...)
-	if len(problems) > 0 {
-		return nil, &ConfigError{Problems: problems}
-	}
-	return &cfg, nil
+	return &cfg, problems, mistyped, nil
 }
 
 // jsonProblem describes a JSON syntax error by position only.
@@ -151,16 +201,20 @@ func jsonProblem(err error) string {
 
 // Validate checks c and lists every problem in a [*ConfigError].
 func (c *TenantConfig) Validate(opts ConfigOptions) error {
-	if p := c.problems(opts); len(p) > 0 {
+	if p := c.problems(opts, nil); len(p) > 0 {
 		return &ConfigError{Problems: p}
 	}
 	return nil
 }
 
-func (c *TenantConfig) problems(opts ConfigOptions) []string {
+// problems lists what is wrong with c, leaving out the fields in skip
+// (already reported as mistyped).
+func (c *TenantConfig) problems(opts ConfigOptions, skip map[string]bool) []string {
 	var p []string
 	add := func(field, format string, args ...any) {
-		p = append(p, field+": "+fmt.Sprintf(format, args...))
+		if !skip[field] {
+			p = append(p, field+": "+fmt.Sprintf(format, args...))
+		}
 	}
 
 	if c.SFAddress == "" {
@@ -168,17 +222,37 @@ func (c *TenantConfig) problems(opts ConfigOptions) []string {
 	} else if err := checkBaseURL(c.SFAddress, opts.AllowInsecureLoopback, false); err != "" {
 		add("SF_address", "%s", err)
 	}
-	for _, f := range []struct{ name, value string }{
+	names := []struct{ name, value string }{
 		{"SF_credential_name", c.SFCredentialName},
-		{"S3_access_key_alias", c.S3AccessKeyAlias},
-		{"S3_secret_key_alias", c.S3SecretKeyAlias},
-	} {
+	}
+	if !opts.LocalStaging {
+		names = append(names,
+			struct{ name, value string }{"S3_access_key_alias", c.S3AccessKeyAlias},
+			struct{ name, value string }{"S3_secret_key_alias", c.S3SecretKeyAlias})
+	}
+	for _, f := range names {
 		if f.value == "" {
 			add(f.name, "missing")
 		} else if err := CheckSecretName(f.value); err != nil {
 			add(f.name, "%s", strings.TrimPrefix(err.Error(), "connector: "))
 		}
 	}
+	if !opts.LocalStaging {
+		c.s3Problems(opts, add)
+	}
+	if err := staging.CheckBasePath(c.S3BasePath); err != nil {
+		var le *staging.LayoutError
+		if errors.As(err, &le) {
+			add("S3_base_path", "%q: %s", truncate(c.S3BasePath, 80), le.Reason)
+		} else {
+			add("S3_base_path", "%v", err)
+		}
+	}
+	return p
+}
+
+// s3Problems checks the fields that say where the tenant's bucket is.
+func (c *TenantConfig) s3Problems(opts ConfigOptions, add func(field, format string, args ...any)) {
 	if c.S3Bucket == "" {
 		add("S3_bucket", "missing")
 	} else if err := checkBucket(c.S3Bucket); err != "" {
@@ -189,20 +263,11 @@ func (c *TenantConfig) problems(opts ConfigOptions) []string {
 	} else if !regionRE.MatchString(c.S3Region) {
 		add("S3_region", "%q: want a region name such as eu-west-1", truncate(c.S3Region, 80))
 	}
-	if err := staging.CheckBasePath(c.S3BasePath); err != nil {
-		var le *staging.LayoutError
-		if errors.As(err, &le) {
-			add("S3_base_path", "%q: %s", truncate(c.S3BasePath, 80), le.Reason)
-		} else {
-			add("S3_base_path", "%v", err)
-		}
-	}
 	if c.S3Endpoint != "" {
 		if err := checkBaseURL(c.S3Endpoint, opts.AllowInsecureLoopback, true); err != "" {
 			add("S3_endpoint", "%s", err)
 		}
 	}
-	return p
 }
 
 // regionRE accepts AWS region names (eu-west-1) and the short names S3

@@ -83,8 +83,118 @@ func TestLoadTenantConfigListsEveryProblem(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	if len(ce.Problems) != 8 { // and S3_secret_key_alias: missing, after the type error
-		t.Errorf("%d problems, want 8: %q", len(ce.Problems), ce.Problems)
+	// A mistyped field is reported once, not also as missing.
+	if len(ce.Problems) != 7 {
+		t.Errorf("%d problems, want 7: %q", len(ce.Problems), ce.Problems)
+	}
+}
+
+func TestLoadTenantConfigRefusesRepeatedFields(t *testing.T) {
+	const twice = `{
+	 "SF_address": "https://api.example-sf.test",
+	 "SF_credential_name": "sf-cred",
+	 "S3_bucket": "techwolf-staging.eu",
+	 "S3_region": "eu-west-1",
+	 "S3_base_path": "tenants/acme",
+	 "S3_access_key_alias": "s3-access",
+	 "S3_secret_key_alias": "s3-secret",
+	 "SF_address": "https://attacker.example.test",
+	 "S3_region": "eu-west-1",
+	 "S3_region": "eu-west-1"
+	}`
+	cfg, err := LoadTenantConfig(strings.NewReader(twice))
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("LoadTenantConfig = %+v, %v; want a *ConfigError", cfg, err)
+	}
+	want := []string{
+		"S3_region: given 3 times; give it once",
+		"SF_address: given 2 times; give it once",
+	}
+	if strings.Join(ce.Problems, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems %q, want %q", ce.Problems, want)
+	}
+	if strings.Contains(err.Error(), "attacker") {
+		t.Errorf("error quotes a value: %v", err)
+	}
+}
+
+func TestLoadTenantConfigUnknownFieldWithOtherProblems(t *testing.T) {
+	// The unknown field comes first and alone would stop a strict
+	// decoder; every other problem must still be listed beside it.
+	const in = `{"SF_adress": "https://api.example-sf.test", "S3_bucket": "ab", "S3_region": "EU"}`
+	_, err := LoadTenantConfig(strings.NewReader(in))
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want *ConfigError", err)
+	}
+	want := []string{
+		`unknown field "SF_adress"`,
+		"SF_address: missing",
+		"SF_credential_name: missing",
+		"S3_access_key_alias: missing",
+		"S3_secret_key_alias: missing",
+		`S3_bucket: "ab": must be 3 to 63 characters`,
+		`S3_region: "EU": want a region name such as eu-west-1`,
+	}
+	if strings.Join(ce.Problems, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems\n%s\nwant\n%s", strings.Join(ce.Problems, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestLoadTenantConfigLocalStaging(t *testing.T) {
+	// Staging in a local directory needs only the SF fields (and the
+	// base path, which the runs are staged under wherever they go).
+	const sfOnly = `{
+	 "SF_address": "https://127.0.0.1:8444",
+	 "SF_credential_name": "sf-credential",
+	 "S3_base_path": "sfsim"
+	}`
+	local := ConfigOptions{LocalStaging: true}
+	cfg, err := LoadTenantConfigOptions(strings.NewReader(sfOnly), local)
+	if err != nil {
+		t.Fatalf("local staging: %v", err)
+	}
+	if cfg.S3BasePath != "sfsim" || cfg.SFCredentialName != "sf-credential" {
+		t.Errorf("decoded %+v", cfg)
+	}
+
+	// Without the option the same file lacks the bucket's fields.
+	_, err = LoadTenantConfigOptions(strings.NewReader(sfOnly), ConfigOptions{})
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("bucket staging: err = %v, want *ConfigError", err)
+	}
+	want := []string{
+		"S3_access_key_alias: missing",
+		"S3_secret_key_alias: missing",
+		"S3_bucket: missing",
+		"S3_region: missing",
+	}
+	if strings.Join(ce.Problems, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems %q, want %q", ce.Problems, want)
+	}
+
+	// Invalid S3 values do not matter when the bucket is not used ...
+	junk := TenantConfig{
+		SFAddress: "https://127.0.0.1:8444", SFCredentialName: "sf-credential",
+		S3Bucket: "Not A Bucket", S3Region: "?", S3Endpoint: "ftp://x",
+		S3AccessKeyAlias: "../x",
+	}
+	if err := junk.Validate(local); err != nil {
+		t.Errorf("local staging, junk S3 fields: %v", err)
+	}
+	// ... but the SF fields, the base path and the JSON itself still are.
+	junk.SFCredentialName, junk.S3BasePath = "", "/abs"
+	err = junk.Validate(local)
+	if !errors.As(err, &ce) || len(ce.Problems) != 2 ||
+		!strings.HasPrefix(ce.Problems[0], "SF_credential_name: missing") ||
+		!strings.HasPrefix(ce.Problems[1], "S3_base_path:") {
+		t.Errorf("local staging, bad SF fields: %v", err)
+	}
+	_, err = LoadTenantConfigOptions(strings.NewReader(`{"SF_address":"https://a.test","SF_credential_name":"c","S3_bucket":"x","S3_bucket":"y"}`), local)
+	if err == nil || !strings.Contains(err.Error(), "S3_bucket: given 2 times") {
+		t.Errorf("local staging, repeated field: %v", err)
 	}
 }
 
@@ -132,7 +242,7 @@ func TestTenantConfigChecks(t *testing.T) {
 		})
 	}
 
-	for _, in := range []string{``, `[]`, `{"SF_address":`, `{} {}`} {
+	for _, in := range []string{``, `[]`, `"x"`, `{"SF_address":`, `{} {}`, `{}x`, `{"a":1,}`} {
 		if _, err := LoadTenantConfig(strings.NewReader(in)); err == nil {
 			t.Errorf("%q accepted", in)
 		}
