@@ -32,14 +32,19 @@ var (
 // missing page and [staging.ErrBadPage] for one that differs from the
 // manifest.
 type PageError struct {
-	Key string // the page's key in the store
+	// Key is the page's key in the store, from the manifest.
+	Key string
+
+	// Err is why the page cannot be ingested; never nil.
 	Err error
 }
 
+// Error names the page and the cause.
 func (e *PageError) Error() string {
 	return fmt.Sprintf("runstate: page %s: %v", e.Key, e.Err)
 }
 
+// Unwrap returns Err.
 func (e *PageError) Unwrap() error { return e.Err }
 
 // Reader is the ingestion side's view of staged runs. It only reads. It is

@@ -19,10 +19,17 @@ type Status string
 
 // The statuses of a run. Done and Failed are final.
 const (
-	Queued  Status = "queued"
+	// Queued: submitted and waiting for a worker to claim it.
+	Queued Status = "queued"
+
+	// Running: claimed by a worker, which renews its lease while it works.
 	Running Status = "running"
-	Done    Status = "done"
-	Failed  Status = "failed"
+
+	// Done: every page and the manifest are written.
+	Done Status = "done"
+
+	// Failed: the run cannot finish; Record.Error says why.
+	Failed Status = "failed"
 )
 
 // Known reports whether s is one of the four statuses.
@@ -58,35 +65,104 @@ var (
 // ErrorInfo says why a run failed. It never carries a secret: callers put
 // only a kind and a message meant for operators here.
 type ErrorInfo struct {
-	Kind    string `json:"kind"`
+	// Kind is a short code saying what a person can do about the
+	// failure, such as "auth" or "sf_throttled"; docs/state.md lists
+	// the kinds the connector writes. This package does not check it.
+	Kind string `json:"kind"`
+
+	// Message says what happened, for operators. It must hold no key,
+	// assertion, token or S3 secret.
 	Message string `json:"message"`
 }
 
 // Record is the state document of one run (schema 1).
 //
 // Started, Heartbeat and LeaseUntil belong to the current attempt;
-// Pages, Records, Bytes and Checkpoint are that attempt's progress.
+// Pages, Records, Bytes and Checkpoint are that attempt's progress, and a
+// claim resets them. A nil time or empty string is left out of the
+// document. Times are stored in UTC.
 type Record struct {
-	Schema     int             `json:"schema"`
-	RunID      string          `json:"runId"`
-	DataType   string          `json:"dataType"`
-	Status     Status          `json:"status"`
-	Attempt    int             `json:"attempt"`
-	WorkerID   string          `json:"workerId,omitempty"`
-	Created    time.Time       `json:"created"`
-	Started    *time.Time      `json:"started,omitempty"`
-	Heartbeat  *time.Time      `json:"heartbeat,omitempty"`
-	LeaseUntil *time.Time      `json:"leaseUntil,omitempty"`
-	Finished   *time.Time      `json:"finished,omitempty"`
-	Pages      int64           `json:"pages"`
-	Records    int64           `json:"records"`
-	Bytes      int64           `json:"bytes"`
-	Checkpoint string          `json:"checkpoint,omitempty"`
-	Mode       string          `json:"mode,omitempty"`  // "full" or "incremental"
-	Since      *time.Time      `json:"since,omitempty"` // incremental lower bound
-	Manifest   string          `json:"manifest,omitempty"`
-	Error      *ErrorInfo      `json:"error,omitempty"`
-	Extra      json.RawMessage `json:"extra,omitempty"`
+	// Schema is the document's version, always [Schema]. Create sets a
+	// zero Schema; a reader refuses any other value.
+	Schema int `json:"schema"`
+
+	// RunID identifies the run: a lower-case canonical UUID (the
+	// connector uses UUIDv7). Fixed at creation, and must agree with the
+	// record's key.
+	RunID string `json:"runId"`
+
+	// DataType is the catalog name of the run's data type (see
+	// [staging.CheckDataType]). Fixed at creation.
+	DataType string `json:"dataType"`
+
+	// Status is where the run stands. Create accepts only [Queued], and
+	// an empty Status means it; [CheckTransition] says what may follow.
+	Status Status `json:"status"`
+
+	// Attempt counts claims: 0 while queued, 1 after the first claim and
+	// one more for each takeover of a stale run. The attempt's pages live
+	// under pages/{attempt}/.
+	Attempt int `json:"attempt"`
+
+	// WorkerID names the worker that holds the run, or held it last.
+	// Empty until the first claim; at most 256 bytes with no control
+	// characters.
+	WorkerID string `json:"workerId,omitempty"`
+
+	// Created is when the run was submitted. Fixed at creation; Create
+	// sets a zero Created to now.
+	Created time.Time `json:"created"`
+
+	// Started is when the current attempt claimed the run. Nil until the
+	// first claim.
+	Started *time.Time `json:"started,omitempty"`
+
+	// Heartbeat is when the worker last renewed its lease, by a claim, a
+	// renewal or a progress write. Nil until the first claim.
+	Heartbeat *time.Time `json:"heartbeat,omitempty"`
+
+	// LeaseUntil is when the current attempt's lease runs out; after it
+	// a running run is stale (see [Record.Stale]) and may be taken over.
+	// Nil until the first claim.
+	LeaseUntil *time.Time `json:"leaseUntil,omitempty"`
+
+	// Finished is when the run became done or failed; [Tracker.Update]
+	// sets it if left nil. Nil while the run is not final.
+	Finished *time.Time `json:"finished,omitempty"`
+
+	// Pages counts the pages the current attempt has written so far.
+	Pages int64 `json:"pages"`
+
+	// Records counts the records in those pages.
+	Records int64 `json:"records"`
+
+	// Bytes is the compressed size of those pages.
+	Bytes int64 `json:"bytes"`
+
+	// Checkpoint says where the current attempt is, such as "page 12",
+	// for people reading the record. Free text; nothing resumes from it.
+	Checkpoint string `json:"checkpoint,omitempty"`
+
+	// Mode is "full" or "incremental", as the submitter chose; empty if
+	// it did not say. This package stores it without reading it.
+	Mode string `json:"mode,omitempty"`
+
+	// Since is, for an incremental run, the lower bound of the change
+	// filter. Nil for a full run.
+	Since *time.Time `json:"since,omitempty"`
+
+	// Manifest is the key of the run's manifest, set by the write that
+	// marks the run done; a claim clears it. It is informational: a
+	// [Reader] finds the manifest by the layout.
+	Manifest string `json:"manifest,omitempty"`
+
+	// Error says why the run failed, set by the write that marks it
+	// failed; a claim clears it. Nil otherwise.
+	Error *ErrorInfo `json:"error,omitempty"`
+
+	// Extra is reserved for host programs: any valid JSON, kept as is by
+	// every write of this package. Nil leaves it out.
+	Extra json.RawMessage `json:"extra,omitempty"`
 }
 
 // CheckTransition reports whether a record may go from status from to

@@ -18,12 +18,21 @@ var ErrNotClaimable = errors.New("runstate: run is held by another worker")
 // ClaimError says who holds a run that could not be claimed, and until
 // when. It matches [ErrNotClaimable].
 type ClaimError struct {
-	RunID      string
-	WorkerID   string // the holder
-	Attempt    int
+	// RunID is the run that could not be claimed.
+	RunID string
+
+	// WorkerID is the worker that holds the run.
+	WorkerID string
+
+	// Attempt is the holder's attempt number.
+	Attempt int
+
+	// LeaseUntil is when the holder's lease runs out, as of the record
+	// read; a claim after it may succeed unless the holder renews.
 	LeaseUntil time.Time
 }
 
+// Error names the run, the holder, its attempt and the end of its lease.
 func (e *ClaimError) Error() string {
 	return fmt.Sprintf("runstate: run %s is held by worker %q (attempt %d) until %s",
 		e.RunID, e.WorkerID, e.Attempt, e.LeaseUntil.Format(time.RFC3339))
@@ -63,8 +72,14 @@ func (t *Tracker) now() time.Time {
 // Run is a record with the ETag it was read or written at: the version a
 // compare-and-swap write expects to replace.
 type Run struct {
+	// Record is the run's state as of ETag. Change it only through
+	// [Tracker.Update], [Tracker.Claim] or a [Heartbeat]; they replace it
+	// on success.
 	Record Record
-	ETag   string
+
+	// ETag is the store's version of the state document holding Record,
+	// the If-Match condition of the next write.
+	ETag string
 }
 
 // Create writes a new record with If-None-Match: *. rec needs a RunID and
