@@ -17,7 +17,12 @@ const DefaultAudience = "www.successfactors.com"
 
 // Defaults for the assertion's validity window.
 const (
-	DefaultLifetime  = 10 * time.Minute
+	// DefaultLifetime is how long an assertion is valid after it is
+	// issued, when [Credential].Lifetime is zero.
+	DefaultLifetime = 10 * time.Minute
+
+	// DefaultClockSkew is how far NotBefore is back-dated, when
+	// [Credential].ClockSkew is zero.
 	DefaultClockSkew = 5 * time.Minute
 )
 
@@ -58,21 +63,53 @@ func (m IdentifierMode) String() string {
 // A Credential formats and logs without its key: String, GoString, Format
 // and LogValue print the identifiers and certificate facts only.
 type Credential struct {
-	TokenURL  string // https://{SF_address}/oauth/token
+	// TokenURL is SF's token endpoint, usually
+	// https://{SF_address}/oauth/token. Required; it must be https.
+	TokenURL string
+
+	// CompanyID is the SF company id, sent as company_id. Required and
+	// case-sensitive.
 	CompanyID string
-	ClientID  string // the API key
-	UserID    string // the user the token acts for (NameID)
+
+	// ClientID is the API key of the OAuth client registered in SF, sent
+	// as client_id and in the assertion's api_key attribute. Required.
+	ClientID string
+
+	// UserID is the user the token acts for: the assertion's NameID, in
+	// the form Mode says. Required.
+	UserID string
 
 	// Mode says what UserID holds; the zero value is UserID.
 	Mode IdentifierMode
 
-	Audience  string        // "" means "www.successfactors.com"
-	Recipient string        // SubjectConfirmationData Recipient; "" means TokenURL
-	Issuer    string        // "" means the certificate's common name, else ClientID
-	Lifetime  time.Duration // assertion lifetime; 0 means 10m
-	ClockSkew time.Duration // NotBefore back-dating; 0 means 5m
+	// Audience is the assertion's audience. Empty means
+	// [DefaultAudience].
+	Audience string
 
-	Key         crypto.Signer // RSA, at least 2048 bits
+	// Recipient is the Recipient of the assertion's
+	// SubjectConfirmationData. Empty means TokenURL.
+	Recipient string
+
+	// Issuer is the assertion's issuer. Empty means the certificate's
+	// common name, or ClientID if that is empty too.
+	Issuer string
+
+	// Lifetime is how long an assertion is valid. Zero means
+	// [DefaultLifetime].
+	Lifetime time.Duration
+
+	// ClockSkew is how far an assertion's NotBefore is back-dated, to
+	// allow for a server clock behind ours. Zero means
+	// [DefaultClockSkew].
+	ClockSkew time.Duration
+
+	// Key signs the assertions: an RSA key of at least [MinKeyBits] bits
+	// that matches Certificate. Required. It never leaves the process.
+	Key crypto.Signer
+
+	// Certificate is the X.509 certificate registered with the OAuth
+	// client in SF. It is sent in the assertion's signature, and its
+	// validity dates are checked by [NewTokenSource]. Required.
 	Certificate *x509.Certificate
 }
 

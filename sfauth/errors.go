@@ -76,8 +76,9 @@ var (
 // Error is a failed token exchange. It carries what a caller needs to act
 // and never the assertion, the form or the key.
 type Error struct {
-	// Kind is one of the sentinel errors above, or nil when SF's answer
-	// could not be classified. errors.Is(err, Kind) holds.
+	// Kind is one of the kinds of token endpoint failure, such as
+	// [ErrSignatureRejected], or nil when SF's answer could not be
+	// classified. errors.Is(err, Kind) holds.
 	Kind error
 
 	// StatusCode is the HTTP status of the last attempt.
@@ -93,9 +94,11 @@ type Error struct {
 	// Host is the token endpoint's host.
 	Host string
 
-	// CompanyID and ClientID are the identifiers sent.
+	// CompanyID is the company id sent.
 	CompanyID string
-	ClientID  string
+
+	// ClientID is the client id (API key) sent.
+	ClientID string
 
 	// Mode is how the subject was identified.
 	Mode IdentifierMode
@@ -176,6 +179,7 @@ type FormatError struct {
 	Err error
 }
 
+// Error names what was being read and what the input looked like.
 func (e *FormatError) Error() string {
 	return fmt.Sprintf("sfauth: cannot read %s: found %s", e.What, e.Detected)
 }

@@ -15,12 +15,29 @@ import (
 
 // Defaults of [Options].
 const (
-	DefaultRefreshMargin   = 5 * time.Minute
-	DefaultHTTPTimeout     = 30 * time.Second
+	// DefaultRefreshMargin is the longest margin by which a zero
+	// [Options].RefreshMargin renews a token ahead of its expiry.
+	DefaultRefreshMargin = 5 * time.Minute
+
+	// DefaultHTTPTimeout is the timeout of the client used when
+	// [Options].HTTPClient is nil.
+	DefaultHTTPTimeout = 30 * time.Second
+
+	// DefaultExchangeTimeout bounds one exchange, retries included,
+	// when [Options].ExchangeTimeout is zero.
 	DefaultExchangeTimeout = 2 * time.Minute
-	DefaultErrorCacheTTL   = 15 * time.Second
-	DefaultMaxAttempts     = 4
-	DefaultCertWarning     = 30 * 24 * time.Hour
+
+	// DefaultErrorCacheTTL is how long a permanent failure is reused
+	// when [Options].ErrorCacheTTL is zero.
+	DefaultErrorCacheTTL = 15 * time.Second
+
+	// DefaultMaxAttempts bounds the requests of one exchange when
+	// [Options].MaxAttempts is zero.
+	DefaultMaxAttempts = 4
+
+	// DefaultCertWarning is how close to its expiry a certificate is
+	// logged when [Options].CertExpiryWarning is zero.
+	DefaultCertWarning = 30 * 24 * time.Hour
 )
 
 // Options configures a TokenSource. The zero value means the defaults.
@@ -49,12 +66,16 @@ type Options struct {
 	// the first included. 0 means 4.
 	MaxAttempts int
 
-	// RetryBaseDelay and RetryMaxDelay shape the jittered exponential
-	// backoff between attempts. 0 means 500ms and 10s. A Retry-After
-	// from the server replaces the backoff; one longer than 30s, or than
-	// RetryMaxDelay if that is longer, ends the retries at once.
+	// RetryBaseDelay scales the jittered exponential backoff between
+	// attempts: the range of the random delay starts at it and doubles
+	// with each attempt, up to RetryMaxDelay. 0 means 500ms. A
+	// Retry-After from the server replaces the backoff.
 	RetryBaseDelay time.Duration
-	RetryMaxDelay  time.Duration
+
+	// RetryMaxDelay caps the range of the random backoff. 0 means 10s.
+	// A Retry-After longer than 30s, or than RetryMaxDelay if that is
+	// longer, ends the retries at once.
+	RetryMaxDelay time.Duration
 
 	// AllowExpiredCertificate turns the error for an expired certificate
 	// into a warning; SF will still reject the assertion.
