@@ -432,8 +432,14 @@ func TestB20CountStringOrNumber(t *testing.T) {
 			"/odata/v2/User?$skiptoken=2": jsonBody(200, `{"d":{"results":[{"userId":"b"}]}}`)}
 		c, _, _ := sfServer(t, f.handle, nil)
 		pages, err := collect(t, c, Query{EntitySet: "User", InlineCount: true})
-		if err != nil || len(pages) != 2 || !pages[0].HasCount || pages[0].Count != 2417 || pages[1].HasCount {
+		if len(pages) != 2 || !pages[0].HasCount || pages[0].Count != 2417 || pages[1].HasCount {
 			t.Fatalf("count %s: pages %+v, err %v", count, pages, err)
+		}
+		// Two rows against a count of 2417: the read cannot pass for
+		// complete.
+		var inc *IncompleteError
+		if !errors.As(err, &inc) || inc.Expected != 2417 || inc.Received != 2 || inc.Paging != PagingServer {
+			t.Fatalf("count %s: error %v, want *IncompleteError 2417/2", count, err)
 		}
 	}
 }

@@ -70,14 +70,19 @@ var (
 	ErrEmptyPages = errors.New("odata: too many empty pages")
 	// ErrTooLarge: a response body passed Options.MaxResponseBytes.
 	ErrTooLarge = errors.New("odata: response body too large")
-	// ErrPossiblyIncomplete: client-side paging received a different
-	// number of rows than the $inlinecount total at the start.
+	// ErrPossiblyIncomplete: a read that asked for $inlinecount received a
+	// different number of rows than the total on its first page.
 	ErrPossiblyIncomplete = errors.New("odata: result possibly incomplete")
+	// ErrRestart: a later page kept failing with 502 or 504 and the read
+	// must start again from the first page with a smaller page size; the
+	// error is a [*RestartError] carrying that size.
+	ErrRestart = errors.New("odata: read must restart from the first page with a smaller page size")
 )
 
 // Error is a failed request: an HTTP error status, an SF error envelope, a
 // body that is not the JSON expected, or a transport failure.
 type Error struct {
+	// Kind says what a caller can do about the failure.
 	Kind       Kind
 	StatusCode int    // 0 for transport failures
 	Code       string // SF's error.code, e.g. "COE_PROPERTY_NOT_FOUND"
@@ -171,23 +176,54 @@ func KindOf(err error) Kind {
 	return KindFatal
 }
 
-// IncompleteError reports client-side ($top/$skip) paging that received a
-// different number of rows than the server counted at the start: rows
-// were inserted or deleted during the read, so some were likely missed or
-// repeated.
+// IncompleteError reports a read that asked for $inlinecount and received
+// a different number of rows than the server counted on the first page:
+// rows were inserted or deleted during the read, or the server's paging
+// skipped or repeated some, so the result cannot pass for complete.
 type IncompleteError struct {
-	Expected int64 // $inlinecount on the first page
-	Received int64 // rows received over all pages
+	Expected int64      // __count on the first page
+	Received int64      // rows received over all pages
+	Paging   PagingMode // the query's paging mode
 }
 
 // Error describes the mismatch.
 func (e *IncompleteError) Error() string {
+	mode := string(e.Paging)
+	switch e.Paging {
+	case PagingServer:
+		mode = "server"
+	case PagingSkip:
+		mode = "$top/$skip"
+	}
 	return fmt.Sprintf("odata: result possibly incomplete: server counted %d rows at the start, "+
-		"%d received with $top/$skip paging", e.Expected, e.Received)
+		"%d received with %s paging", e.Expected, e.Received, mode)
 }
 
 // Is matches [ErrPossiblyIncomplete].
 func (e *IncompleteError) Is(target error) bool { return target == ErrPossiblyIncomplete }
+
+// RestartError ends a read whose later page kept failing with 502 or 504
+// (SF's gateway and session timeouts on heavy pages). SF fixes
+// customPageSize with the first request of a read, so the only way to a
+// smaller page is to read again from the first page with Query.PageSize
+// set to PageSize. Pages already yielded by the failed read are
+// superseded by those of the new one.
+type RestartError struct {
+	PageSize int    // the page size to restart with, half the one that failed
+	Err      *Error // the last gateway failure
+}
+
+// Error describes the failure and the size to restart with.
+func (e *RestartError) Error() string {
+	return fmt.Sprintf("odata: restart from the first page with customPageSize=%d: %s",
+		e.PageSize, strings.TrimPrefix(e.Err.Error(), "odata: "))
+}
+
+// Unwrap returns the gateway failure.
+func (e *RestartError) Unwrap() error { return e.Err }
+
+// Is matches [ErrRestart].
+func (e *RestartError) Is(target error) bool { return target == ErrRestart }
 
 // snippetLen bounds the body quoted in an error.
 const snippetLen = 200

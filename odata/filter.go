@@ -22,7 +22,7 @@ func (l Lit) String() string {
 }
 
 // String quotes s as an OData string literal, doubling single quotes:
-// O'Neil becomes 'O”Neil'.
+// O'Neil becomes 'O''Neil'.
 func String(s string) Lit { return Lit{"'" + strings.ReplaceAll(s, "'", "''") + "'"} }
 
 // Int is an Edm.Int32 (or smaller) literal.

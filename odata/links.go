@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path"
 	"strings"
 )
 
@@ -87,6 +88,36 @@ func resolveLink(root *url.URL, base, link string) (string, error) {
 		return "", err
 	}
 	return resolved, nil
+}
+
+// resolveNext resolves a __next link with [resolveLink] and checks that
+// it names the query's own entity set: a link to another set, even on the
+// same service, would stage its rows as this query's.
+func (c *Client) resolveNext(q Query, base, link string) (string, error) {
+	resolved, err := resolveLink(c.root, base, link)
+	if err != nil {
+		return "", err
+	}
+	set, err := entitySetName(q.EntitySet)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(resolved)
+	if err != nil {
+		return "", fmt.Errorf("%w: unparsable __next link %q", ErrUnsafeLink, clip(link))
+	}
+	want := cleanPath(c.root.Path + "/" + set)
+	if got := cleanPath(u.Path); got != want {
+		return "", fmt.Errorf("%w: __next link path %q is not the entity set's %q", ErrUnsafeLink,
+			clip(got), want)
+	}
+	return resolved, nil
+}
+
+// cleanPath normalises a URL path for comparison: no doubled or trailing
+// slashes, no dot segments.
+func cleanPath(p string) string {
+	return path.Clean("/" + p)
 }
 
 // sameOrigin refuses a URL whose scheme, host or port differs from the

@@ -34,26 +34,37 @@ const (
 // literal constructors such as [String] and [DateTimeOffset] rather than
 // by hand.
 type Query struct {
-	EntitySet   string
-	Select      []string
-	Filter      string
-	Expand      []string
-	OrderBy     []string
+	// EntitySet is the entity set read, e.g. "User"; surrounding spaces
+	// are trimmed and the rest must be an OData identifier.
+	EntitySet string
+	// Select lists the properties to return ($select); nil means all.
+	Select []string
+	// Filter is an OData expression ($filter) before URL encoding; ""
+	// means none.
+	Filter string
+	// Expand lists navigation properties to inline ($expand).
+	Expand []string
+	// OrderBy lists sort keys ($orderby), each "prop" or "prop desc";
+	// required by PagingSkip, refused by SF with PagingCursor.
+	OrderBy []string
+
 	PageSize    int        // customPageSize for server modes, $top for PagingSkip
 	Paging      PagingMode // zero value: server-side paging
 	AsOfDate    time.Time  // zero: not sent
 	FromDate    time.Time  // zero: not sent
 	ToDate      time.Time  // zero: not sent
-	InlineCount bool       // $inlinecount=allpages
+	InlineCount bool       // $inlinecount=allpages; the row count is checked at the end
 }
 
 // Page is one response of a paged read.
 type Page struct {
-	Index    int               // 0-based
-	Records  []json.RawMessage // each record as SF sent it
-	URL      string            // the link that produced this page (no secrets)
-	Next     string            // the next link, "" on the last page
-	Count    int64             // __count, when asked for and sent
+	Index   int               // 0-based
+	Records []json.RawMessage // each record as SF sent it
+	URL     string            // the link that produced this page (no secrets)
+	Next    string            // the next link, "" on the last page
+	Count   int64             // __count, when asked for and sent
+	// HasCount says the response carried __count, so Count is meaningful
+	// even when it is zero.
 	HasCount bool
 }
 
@@ -128,6 +139,11 @@ type Options struct {
 	// Refresher renews credentials after an auth failure. nil means the
 	// client's transport, when it implements Refresher.
 	Refresher Refresher
+
+	// MinPageSize is the smallest page size that halving after a 502 or
+	// 504 goes down to; a query whose page size is below twice this may
+	// still halve once. 0 means 50.
+	MinPageSize int
 }
 
 // Defaults.
@@ -139,6 +155,7 @@ const (
 	defaultMaxElapsed        = 15 * time.Minute
 	defaultDefaultRetryAfter = 300 * time.Second
 	defaultMaxEmptyPages     = 10
+	defaultMinPageSize       = 50
 
 	// snapshotGap is how long SF keeps a snapshot or cursor between two
 	// page requests.
@@ -207,6 +224,9 @@ func (o *Options) fill() {
 	if o.MaxEmptyPages <= 0 {
 		o.MaxEmptyPages = defaultMaxEmptyPages
 	}
+	if o.MinPageSize <= 0 {
+		o.MinPageSize = defaultMinPageSize
+	}
 	r := &o.Retry
 	if r.MaxAttempts <= 0 {
 		r.MaxAttempts = defaultMaxAttempts
@@ -240,9 +260,12 @@ func (c *Client) URL(q Query) (string, error) {
 // read.
 //
 // In the server, cursor and snapshot modes the iteration follows __next
-// links until a page has none. In [PagingSkip] mode it requests $top/$skip
-// pages until one is short, and ends with an [*IncompleteError] when the
-// row count differs from the $inlinecount total of the first page.
+// links until a page has none; a link must stay on the query's own entity
+// set. In [PagingSkip] mode it requests $top/$skip pages until one is
+// short. In every mode, when q.InlineCount is set, the iteration ends with
+// an [*IncompleteError] when the rows received differ from the __count of
+// the first page. A later page that keeps failing with 502 or 504 ends the
+// iteration with a [*RestartError] naming a smaller page size.
 func (c *Client) Pages(ctx context.Context, q Query) iter.Seq2[*Page, error] {
 	return func(yield func(*Page, error) bool) {
 		if q.Paging == PagingSkip {
@@ -266,9 +289,10 @@ func (c *Client) Pages(ctx context.Context, q Query) iter.Seq2[*Page, error] {
 // one later ends with [ErrSnapshotLost].
 func (c *Client) PagesFrom(ctx context.Context, q Query, next string, index int) iter.Seq2[*Page, error] {
 	return func(yield func(*Page, error) bool) {
-		link, err := resolveLink(c.root, c.rootS+"/", next)
+		_, err := q.encode(q.PageSize, 0, false)
+		var link string
 		if err == nil {
-			_, err = q.encode(q.PageSize, 0, false)
+			link, err = c.resolveNext(q, c.rootS+"/", next)
 		}
 		if err != nil {
 			yield(nil, err)
@@ -290,18 +314,32 @@ func (c *Client) PagesFrom(ctx context.Context, q Query, next string, index int)
 }
 
 // linkPages follows __next links from link, whose page has index first.
-// fresh says link is the query's first request, whose page size may be
-// lowered.
+// fresh says link is the query's first request: its page size may be
+// lowered in place, and its __count is what the rows are checked against.
 func (c *Client) linkPages(ctx context.Context, q Query, link string, first int, fresh bool,
 	yield func(*Page, error) bool) {
 	size := q.PageSize
 	seen := map[string]bool{link: true}
 	empty := 0
+	warned := false
+	expected, received := int64(-1), int64(0)
 	var deadline time.Time
 	for idx := first; ; idx++ {
 		r := request{url: link, deadline: deadline}
-		if fresh && idx == first && size > 1 {
+		if fresh && idx == first {
 			r.resize = func() (string, bool) { return c.halve(q, &size) }
+		} else {
+			// SF fixed the page size with the first request: a smaller one
+			// means reading again from the first page.
+			r.shrink = func() (int, bool) {
+				n, ok := c.half(q, size)
+				if ok {
+					c.log(slog.LevelWarn, "odata: gateway timeouts on a later page; "+
+						"restart from the first page with a smaller customPageSize",
+						"entitySet", strings.TrimSpace(q.EntitySet), "customPageSize", n)
+				}
+				return n, ok
+			}
 		}
 		p, err := c.page(ctx, &r)
 		if err != nil {
@@ -312,11 +350,15 @@ func (c *Client) linkPages(ctx context.Context, q Query, link string, first int,
 			deadline = c.now().Add(snapshotGap)
 		}
 		p.Index = idx
+		if fresh && idx == first && q.InlineCount && p.HasCount {
+			expected = p.Count
+		}
+		received += int64(len(p.Records))
 
 		var next string
 		var linkErr error
 		if p.Next != "" {
-			next, linkErr = resolveLink(c.root, r.url, p.Next)
+			next, linkErr = c.resolveNext(q, r.url, p.Next)
 			p.Next = redactURL(next)
 		}
 		if !yield(p, nil) {
@@ -328,12 +370,21 @@ func (c *Client) linkPages(ctx context.Context, q Query, link string, first int,
 			yield(nil, linkErr)
 			return
 		case next == "":
+			if expected >= 0 && expected != received {
+				yield(nil, &IncompleteError{Expected: expected, Received: received, Paging: q.Paging})
+			}
 			return
 		case seen[next]:
 			yield(nil, fmt.Errorf("%w: %s", ErrLinkLoop, redactURL(next)))
 			return
 		}
 		seen[next] = true
+		if !warned && offsetLink(next) {
+			warned = true
+			c.log(slog.LevelWarn, "odata: the server's __next link pages with $top/$skip, "+
+				"which can miss or repeat rows when the set changes during the read",
+				"entitySet", strings.TrimSpace(q.EntitySet), "next", redactURL(next))
+		}
 		if len(p.Records) == 0 {
 			if empty++; empty > c.opts.MaxEmptyPages {
 				yield(nil, fmt.Errorf("%w: %d in a row, last at %s", ErrEmptyPages, empty,
@@ -347,19 +398,49 @@ func (c *Client) linkPages(ctx context.Context, q Query, link string, first int,
 	}
 }
 
+// offsetLink reports a link that pages by offset ($skip).
+func offsetLink(link string) bool {
+	u, err := url.Parse(link)
+	if err != nil {
+		return false
+	}
+	_, ok := u.Query()["$skip"]
+	return ok
+}
+
+// half returns half the page size, or false when that would pass the
+// floor: Options.MinPageSize, or half the query's page size when that is
+// smaller, so any size may halve once. A size of 0 stands for SF's
+// default page of 1000.
+func (c *Client) half(q Query, size int) (int, bool) {
+	orig := q.PageSize
+	if orig <= 0 {
+		orig = maxCustomPageSize
+	}
+	if size <= 0 {
+		size = maxCustomPageSize
+	}
+	floor := max(1, min(c.opts.MinPageSize, orig/2))
+	if size/2 < floor {
+		return 0, false
+	}
+	return size / 2, true
+}
+
 // halve lowers the page size after a 502 or 504 on the first page and
 // returns the new first URL.
 func (c *Client) halve(q Query, size *int) (string, bool) {
-	if *size <= 1 {
+	n, ok := c.half(q, *size)
+	if !ok {
 		return "", false
 	}
-	*size /= 2
-	u, err := c.queryURL(q, *size, 0, q.InlineCount)
+	u, err := c.queryURL(q, n, 0, q.InlineCount)
 	if err != nil {
 		return "", false
 	}
+	*size = n
 	c.log(slog.LevelWarn, "odata: gateway timeout; halving customPageSize",
-		"entitySet", strings.TrimSpace(q.EntitySet), "customPageSize", *size)
+		"entitySet", strings.TrimSpace(q.EntitySet), "customPageSize", n)
 	return u, true
 }
 
@@ -372,13 +453,31 @@ func (c *Client) skipPages(ctx context.Context, q Query, idx, skip int,
 		"entitySet", strings.TrimSpace(q.EntitySet))
 
 	expected, received := int64(-1), int64(0)
-	for ; ; idx, skip = idx+1, skip+q.PageSize {
-		link, err := c.queryURL(q, q.PageSize, skip, q.InlineCount || skip == 0)
+	size := q.PageSize
+	for ; ; idx, skip = idx+1, skip+size {
+		link, err := c.queryURL(q, size, skip, q.InlineCount || skip == 0)
 		if err != nil {
 			yield(nil, err)
 			return
 		}
-		p, err := c.page(ctx, &request{url: link})
+		// $skip is absolute, so a smaller $top after a 502 or 504 holds
+		// from this page on without starting over.
+		at := skip
+		r := &request{url: link, resize: func() (string, bool) {
+			n, ok := c.half(q, size)
+			if !ok {
+				return "", false
+			}
+			u, err := c.queryURL(q, n, at, q.InlineCount || at == 0)
+			if err != nil {
+				return "", false
+			}
+			size = n
+			c.log(slog.LevelWarn, "odata: gateway timeout; halving $top",
+				"entitySet", strings.TrimSpace(q.EntitySet), "top", n)
+			return u, true
+		}}
+		p, err := c.page(ctx, r)
 		if err != nil {
 			yield(nil, err)
 			return
@@ -388,9 +487,9 @@ func (c *Client) skipPages(ctx context.Context, q Query, idx, skip int,
 			expected = p.Count
 		}
 		received += int64(len(p.Records))
-		short := len(p.Records) < q.PageSize
+		short := len(p.Records) < size
 		if !short {
-			if p.Next, err = c.queryURL(q, q.PageSize, skip+q.PageSize, q.InlineCount); err != nil {
+			if p.Next, err = c.queryURL(q, size, skip+size, q.InlineCount); err != nil {
 				yield(nil, err)
 				return
 			}
@@ -405,7 +504,7 @@ func (c *Client) skipPages(ctx context.Context, q Query, idx, skip int,
 		}
 	}
 	if expected >= 0 && expected != received {
-		yield(nil, &IncompleteError{Expected: expected, Received: received})
+		yield(nil, &IncompleteError{Expected: expected, Received: received, Paging: q.Paging})
 	}
 }
 
@@ -435,8 +534,8 @@ func (c *Client) page(ctx context.Context, r *request) (*Page, error) {
 // empty Name is written as Set('x'); named parts as
 // Set(seqNumber=1L,userId='x').
 type KeyPart struct {
-	Name  string
-	Value Lit
+	Name  string // the key property, e.g. "userId"; "" for a one-part key
+	Value Lit    // the key value as a literal, e.g. [String]("x")
 }
 
 // Entity reads one entity: GET EntitySet(key) answering {"d":{...}}. It

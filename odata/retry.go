@@ -1,6 +1,7 @@
 package odata
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -28,10 +29,20 @@ type request struct {
 	// resize, when set, returns the URL to retry with after a 502 or 504.
 	resize func() (string, bool)
 
+	// shrink, when set, returns the page size to restart the read with
+	// once this request has failed with 502 or 504 more often than
+	// sameURLGatewayRetries allows; false when the size cannot shrink.
+	shrink func() (int, bool)
+
 	// deadline, when set, is when SF drops the snapshot this request
 	// continues; waiting past it is pointless.
 	deadline time.Time
 }
+
+// sameURLGatewayRetries is how often a later page that failed with 502 or
+// 504 is retried on the same URL before the read restarts with a smaller
+// page: a page too heavy to serve in time stays too heavy.
+const sameURLGatewayRetries = 2
 
 // do runs r until it succeeds, fails for good, or the policy gives up.
 // On success r.url holds the URL that succeeded.
@@ -39,6 +50,7 @@ func (c *Client) do(ctx context.Context, r *request) error {
 	pol := c.opts.Retry
 	start := c.now()
 	refreshed := false
+	gateway := 0 // 502 and 504 answers so far
 	for attempt := 1; ; attempt++ {
 		e := c.once(ctx, r)
 		if e == nil {
@@ -67,12 +79,19 @@ func (c *Client) do(ctx context.Context, r *request) error {
 			return e
 		}
 
-		if attempt >= pol.MaxAttempts {
-			return e
+		isGateway := e.StatusCode == http.StatusBadGateway || e.StatusCode == http.StatusGatewayTimeout
+		if isGateway {
+			gateway++
 		}
 		wait := c.backoff(attempt, e)
 		now := c.now()
-		if now.Sub(start)+wait > pol.MaxElapsed {
+		giveUp := attempt >= pol.MaxAttempts || now.Sub(start)+wait > pol.MaxElapsed
+		if isGateway && r.shrink != nil && (giveUp || gateway > sameURLGatewayRetries) {
+			if size, ok := r.shrink(); ok {
+				return &RestartError{PageSize: size, Err: e}
+			}
+		}
+		if giveUp {
 			return e
 		}
 		if !r.deadline.IsZero() && now.Add(wait).After(r.deadline) {
@@ -158,19 +177,27 @@ func (c *Client) once(ctx context.Context, r *request) *Error {
 		return e
 	}
 
+	var body io.Reader = &limitReader{r: resp.Body, n: c.opts.MaxResponseBytes}
 	ct := resp.Header.Get("Content-Type")
 	if mt, _, _ := mime.ParseMediaType(ct); ct != "" && !isJSONType(mt) {
-		e := &Error{Kind: KindRetryable, StatusCode: resp.StatusCode, URL: safeURL,
-			CorrelationID: correlationID(resp.Header)}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, snippetLen))
-		parseErrorBody(e, ct, body)
-		if e.Message == "" {
-			e.Message = "unexpected " + mt + " body"
+		// Gateways and some SF endpoints mislabel JSON (text/plain, for
+		// one); what decides is the body. One that opens an object is
+		// decoded; anything else, such as an HTML page, is not JSON.
+		br := bufio.NewReaderSize(body, 512)
+		if !opensObject(br) {
+			e := &Error{Kind: KindRetryable, StatusCode: resp.StatusCode, URL: safeURL,
+				CorrelationID: correlationID(resp.Header), Err: ErrMalformedBody}
+			start, _ := io.ReadAll(io.LimitReader(br, snippetLen))
+			parseErrorBody(e, ct, start)
+			if e.Message == "" {
+				e.Message = "unexpected " + mt + " body"
+			}
+			return e
 		}
-		return e
+		body = br
 	}
 
-	if err := r.decode(&limitReader{r: resp.Body, n: c.opts.MaxResponseBytes}); err != nil {
+	if err := r.decode(body); err != nil {
 		kind := KindRetryable
 		if errors.Is(err, errShape) {
 			kind = KindFatal
@@ -184,6 +211,23 @@ func (c *Client) once(ctx context.Context, r *request) *Error {
 			CorrelationID: correlationID(resp.Header), Err: err}
 	}
 	return nil
+}
+
+// opensObject skips leading JSON whitespace and reports whether the next
+// byte is '{', leaving it unread.
+func opensObject(br *bufio.Reader) bool {
+	for {
+		b, err := br.ReadByte()
+		if err != nil {
+			return false
+		}
+		switch b {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		br.UnreadByte()
+		return b == '{'
+	}
 }
 
 // unwrapURLError drops the *url.Error layer, whose message repeats the URL.

@@ -33,8 +33,8 @@ func ParseDate(s string) (time.Time, error) {
 	ms := inner
 	if i := strings.LastIndexAny(inner, "+-"); i > 0 {
 		ms = inner[:i]
-		if off := inner[i+1:]; len(off) < 1 || len(off) > 4 || !allDigits(off) {
-			return time.Time{}, fmt.Errorf("%w: bad offset in date %q", ErrBadValue, clip(s))
+		if !validOffset(inner[i+1:]) {
+			return time.Time{}, fmt.Errorf("%w: bad offset in date %q (want +hhmm or -hhmm)", ErrBadValue, clip(s))
 		}
 	}
 	n, err := strconv.ParseInt(ms, 10, 64)
@@ -47,6 +47,15 @@ func ParseDate(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%w: date out of range %q", ErrBadValue, clip(s))
 	}
 	return time.UnixMilli(n).UTC(), nil
+}
+
+// validOffset reports whether off is hhmm: four digits, hh at most 23
+// and mm at most 59.
+func validOffset(off string) bool {
+	if len(off) != 4 || !allDigits(off) {
+		return false
+	}
+	return off[:2] <= "23" && off[2:] <= "59"
 }
 
 // dateInner returns the text between "/Date(" and ")/".
