@@ -29,10 +29,10 @@ import (
 // directory.
 type Server struct {
 	Endpoint  string // "http://127.0.0.1:PORT"
-	Region    string
+	Region    string // "us-east-1"
 	Bucket    string // created at start
-	AccessKey string
-	SecretKey string
+	AccessKey string // the gateway's root access key
+	SecretKey string // the root secret, random for each server
 	Root      string // the posix back end's directory
 
 	cmd     *exec.Cmd

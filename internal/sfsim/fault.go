@@ -64,10 +64,10 @@ const AnyPage = -1
 // requests are served normally. The zero value fails the first page of
 // any entity set once with a 500.
 type Fault struct {
-	EntitySet string // "" matches every entity set; TokenEndpoint the token endpoint
-	Page      int    // 0-based page index; AnyPage matches all
-	Times     int    // how many matching requests fail; 0 means 1, negative means every one
-	Kind      FaultKind
+	EntitySet string    // "" matches every entity set; TokenEndpoint the token endpoint
+	Page      int       // 0-based page index; AnyPage matches all
+	Times     int       // how many matching requests fail; 0 means 1, negative means every one
+	Kind      FaultKind // how it fails; the zero value is FaultStatus
 
 	Status     int           // FaultStatus: status code; 0 means 500
 	RetryAfter string        // FaultStatus: Retry-After value, seconds or an HTTP date

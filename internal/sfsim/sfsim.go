@@ -109,12 +109,12 @@ const maxPageSize = 1000
 // Credential is a test client registered with the simulator. All fields are
 // PEM or plain text; sfsim does not import sfauth.
 type Credential struct {
-	TokenURL  string
-	CompanyID string
-	ClientID  string
-	UserID    string
+	TokenURL  string // the simulator's /oauth/token under the base URL given
+	CompanyID string // Options.CompanyID
+	ClientID  string // a fresh client id, registered with CertPEM
+	UserID    string // the first user, who is always active
 	KeyPEM    []byte // PKCS#8 RSA private key
-	CertPEM   []byte
+	CertPEM   []byte // self-signed certificate of the key
 }
 
 // Server is a running simulator. Its methods are safe for concurrent use,
@@ -268,14 +268,14 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 // Request is one request the simulator received. Token and assertion
 // values are never kept: of a token request only the form field names are.
 type Request struct {
-	Time      time.Time
-	Method    string
-	Path      string
-	RawQuery  string
-	EntitySet string // "" for the token endpoint
-	Status    int
-	RunHeader string   // X-SFConnector-Run
-	FormKeys  []string // token endpoint form field names, sorted
+	Time      time.Time // when it arrived, by Options.Now
+	Method    string    // the HTTP method
+	Path      string    // URL path, unescaped
+	RawQuery  string    // encoded query, without "?"
+	EntitySet string    // "" for the token endpoint
+	Status    int       // the status code sent
+	RunHeader string    // X-SFConnector-Run
+	FormKeys  []string  // token endpoint form field names, sorted
 }
 
 // maxLogEntries bounds the request log.
