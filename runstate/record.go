@@ -79,8 +79,8 @@ type ErrorInfo struct {
 //
 // Started, Heartbeat and LeaseUntil belong to the current attempt;
 // Pages, Records, Bytes and Checkpoint are that attempt's progress, and a
-// claim resets them. A nil time or empty string is left out of the
-// document. Times are stored in UTC.
+// claim resets them. Optional fields are left out of the document while
+// nil or empty. Times are stored in UTC.
 type Record struct {
 	// Schema is the document's version, always [Schema]. Create sets a
 	// zero Schema; a reader refuses any other value.

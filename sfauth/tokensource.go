@@ -35,8 +35,8 @@ const (
 	// [Options].MaxAttempts is zero.
 	DefaultMaxAttempts = 4
 
-	// DefaultCertWarning is how close to its expiry a certificate is
-	// logged when [Options].CertExpiryWarning is zero.
+	// DefaultCertWarning: a certificate that expires within this is
+	// logged at warning level, when [Options].CertExpiryWarning is zero.
 	DefaultCertWarning = 30 * 24 * time.Hour
 )
 
