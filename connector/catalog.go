@@ -24,6 +24,8 @@ const (
 	EdmString         = "Edm.String"
 	EdmBoolean        = "Edm.Boolean"
 	EdmInt32          = "Edm.Int32"
+	EdmInt16          = "Edm.Int16"
+	EdmSByte          = "Edm.SByte"
 	EdmInt64          = "Edm.Int64"
 	EdmDecimal        = "Edm.Decimal"
 	EdmDouble         = "Edm.Double"
@@ -44,7 +46,7 @@ var edmTypes = map[string]bool{
 	EdmString: true, EdmBoolean: true, EdmInt32: true, EdmInt64: true,
 	EdmDecimal: true, EdmDouble: true, EdmSingle: true, EdmDateTime: true,
 	EdmDateTimeOffset: true, EdmTime: true, EdmBinary: true, EdmGUID: true,
-	EdmByte: true, Navigation: true,
+	EdmByte: true, EdmInt16: true, EdmSByte: true, Navigation: true,
 }
 
 // Property is the EDM type of one property of an entity, as the metadata

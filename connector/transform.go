@@ -4,18 +4,45 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/techwolf/sfconnector/staging"
 )
 
 // The transform turns one record as SF sent it into one staged line. It
 // scans the record's bytes once and writes the line as it goes: no
 // decoding into maps, no reflection, and the output buffer is reused from
-// record to record. Values it does not change (strings, numbers, Int64
-// and Decimal strings, booleans, null) are copied byte for byte, so
-// nothing is rounded or re-escaped.
+// record to record. Numbers are checked and copied as digits, never
+// through a float, so nothing is rounded; strings are not re-escaped.
+//
+// A property the catalog types is staged by its EDM type, whatever the
+// value looks like:
+//
+//   - Edm.Int64 and Edm.Decimal: a JSON string of the exact digits, from a
+//     JSON number or string (V2 sends them as strings); Int64 must fit
+//     64 bits, Decimal is -?digits[.digits].
+//   - Edm.Int32, Edm.Int16, Edm.Byte, Edm.SByte: a JSON number, from a
+//     number or a numeric string, within the type's range.
+//   - Edm.Double, Edm.Single: a JSON number with the digits as sent, from
+//     a number or a string such as "200.20".
+//   - Edm.Boolean: true or false, from the literal or the string.
+//   - Edm.String: a JSON string; any other JSON value is refused.
+//   - Edm.DateTimeOffset, Edm.DateTime: see [Transformer].
+//   - null stays null for every type.
+//
+// A property the catalog does not type (a server may send more than
+// $select asked for) is passed through, except that a string shaped
+// exactly like "/Date(ms)/" or "/Date(ms±hhmm)/" is converted by its look:
+// with an offset it is an instant and becomes RFC 3339 in UTC
+// ("2016-02-01T13:09:13.030Z"); without one it is an Edm.DateTime and
+// becomes a plain date when its time of day is exactly midnight
+// ("2020-03-02"), else RFC 3339 without a zone ("2019-07-26T09:45:16").
+// Any other string, including one that only resembles a date, is kept.
 
 // maxDepth bounds the nesting of objects and arrays in one record.
 const maxDepth = 64
@@ -23,12 +50,27 @@ const maxDepth = 64
 // TransformError reports a record the transform cannot stage. It carries
 // the property name and the offending value, never more of the record.
 type TransformError struct {
-	Property string // "" when the record itself is malformed
-	Offset   int    // byte offset in the record
-	Reason   string
+	// Property is the SF name of the property at fault, "" when the
+	// record itself is malformed or too large.
+	Property string
+
+	// Offset is the byte offset in the record where the fault was found,
+	// or -1 when it concerns the record as a whole.
+	Offset int
+
+	// Reason says what is wrong; it may quote a short prefix of the
+	// offending value, never more of the record.
+	Reason string
 }
 
+// Error describes the fault by property, offset and reason.
 func (e *TransformError) Error() string {
+	if e.Offset < 0 {
+		if e.Property == "" {
+			return "connector: record: " + e.Reason
+		}
+		return fmt.Sprintf("connector: property %s: %s", e.Property, e.Reason)
+	}
 	if e.Property == "" {
 		return fmt.Sprintf("connector: malformed record at byte %d: %s", e.Offset, e.Reason)
 	}
@@ -39,19 +81,27 @@ type fieldKind uint8
 
 const (
 	kindRaw fieldKind = iota
-	kindDrop
 	kindDateTime
 	kindDate
 	kindDateTimeOffset
 	kindNav
+	kindString
+	kindBool
+	kindInt64
+	kindDecimal
+	kindInt    // Int32, Int16, Byte, SByte: lo..hi
+	kindDouble // Double, Single
 )
 
 type field struct {
 	kind   fieldKind
+	drop   bool   // not staged (a key property is still read)
 	name   string // SF name, for errors
 	out    []byte // `"stagedName":`
 	key    int    // position in the entity key, -1 if not a key property
 	nested *shape // kindNav: the expanded entity
+	lo, hi int64  // kindInt: the range of the type
+	bits   int    // kindDouble: 64 or 32
 }
 
 // shape is what the transform knows about one level of a record.
@@ -65,17 +115,28 @@ var anyShape = &shape{keepUnknown: true}
 
 // Transformer stages the records of one data type. It is not safe for
 // concurrent use; make one per goroutine with [DataType.Transformer].
+//
+// Dates follow the property's EDM type: Edm.DateTimeOffset becomes RFC
+// 3339 in UTC, Edm.DateTime RFC 3339 without a zone, or a plain date
+// where the catalog marks it date-only. Scalars are checked against their
+// EDM type as the package's transform notes say, and a record whose
+// staged line would be longer than [staging.MaxRecordBytes], or that
+// lacks a key property or holds null in one, is refused with a
+// [*TransformError]: the reader could not read the one, and the other
+// would be merged with other keyless records.
 type Transformer struct {
 	top     *shape
-	keys    int
+	keys    []string // SF names of the key properties
 	keyVals [][]byte
+	keySet  []bool
 	scratch []byte
 }
 
 // Transformer returns a transform for d's records.
 func (d *DataType) Transformer() *Transformer {
-	t := &Transformer{keys: len(d.Key)}
+	t := &Transformer{keys: slices.Clone(d.Key)}
 	t.keyVals = make([][]byte, len(d.Key))
+	t.keySet = make([]bool, len(d.Key))
 	t.top = buildShape(d, "", true)
 	return t
 }
@@ -108,6 +169,26 @@ func buildShape(d *DataType, prefix string, top bool) *shape {
 			f.kind = kindDate
 		case p.Type == EdmDateTime:
 			f.kind = kindDateTime
+		case p.Type == EdmString:
+			f.kind = kindString
+		case p.Type == EdmBoolean:
+			f.kind = kindBool
+		case p.Type == EdmInt64:
+			f.kind = kindInt64
+		case p.Type == EdmDecimal:
+			f.kind = kindDecimal
+		case p.Type == EdmInt32:
+			f.kind, f.lo, f.hi = kindInt, math.MinInt32, math.MaxInt32
+		case p.Type == EdmInt16:
+			f.kind, f.lo, f.hi = kindInt, math.MinInt16, math.MaxInt16
+		case p.Type == EdmByte:
+			f.kind, f.lo, f.hi = kindInt, 0, math.MaxUint8
+		case p.Type == EdmSByte:
+			f.kind, f.lo, f.hi = kindInt, math.MinInt8, math.MaxInt8
+		case p.Type == EdmDouble:
+			f.kind, f.bits = kindDouble, 64
+		case p.Type == EdmSingle:
+			f.kind, f.bits = kindDouble, 32
 		}
 		s.fields[rest] = f
 	}
@@ -120,12 +201,12 @@ func buildShape(d *DataType, prefix string, top bool) *shape {
 	}
 	for name, f := range s.fields {
 		if !staged[name] {
-			f.kind = kindDrop
+			f.drop = true
 		}
 	}
 	for _, name := range d.Output.Drop {
 		if f := s.fields[name]; f != nil {
-			f.kind = kindDrop
+			f.drop = true
 		}
 	}
 	for i, k := range d.Key {
@@ -137,12 +218,14 @@ func buildShape(d *DataType, prefix string, top bool) *shape {
 }
 
 // Append appends the staged line of rec (without a newline) to dst and
-// returns it with the record's entity key: the key properties' values,
-// dates normalised, joined by a separator that cannot occur in JSON.
-// The key is valid until the next call.
+// returns it with the record's entity key: the key properties' values in
+// their canonical EDM form (dates normalised, numbers without leading or
+// trailing zeros, strings with minimal escapes), joined by a separator
+// that cannot occur in that form. The key is valid until the next call.
 func (t *Transformer) Append(dst, rec []byte) (line, key []byte, err error) {
 	for i := range t.keyVals {
 		t.keyVals[i] = t.keyVals[i][:0]
+		t.keySet[i] = false
 	}
 	s := scanner{b: rec, t: t}
 	i := s.ws(0)
@@ -153,6 +236,15 @@ func (t *Transformer) Append(dst, rec []byte) (line, key []byte, err error) {
 	}
 	if i = s.ws(i); i != len(rec) {
 		return dst[:start], nil, s.fail(i, "trailing data after the record")
+	}
+	if n := len(dst) - start; n > staging.MaxRecordBytes {
+		return dst[:start], nil, &TransformError{Offset: -1,
+			Reason: fmt.Sprintf("staged record is %d bytes, over the %d-byte limit of a page line", n, staging.MaxRecordBytes)}
+	}
+	for i, ok := range t.keySet {
+		if !ok {
+			return dst[:start], nil, &TransformError{Property: t.keys[i], Offset: -1, Reason: "key property missing"}
+		}
 	}
 	key = t.scratch[:0]
 	for i, v := range t.keyVals {
@@ -237,7 +329,7 @@ func (s *scanner) object(dst []byte, i int, sh *shape, depth int, top bool) ([]b
 				dst = s.comma(dst, &first)
 				dst = append(dst, s.b[ks:ke]...)
 				dst = append(dst, ':')
-				dst, i, err = s.any(dst, i, depth+1)
+				dst, i, err = s.any(dst, i, depth+1, true)
 			}
 		default:
 			s.prop = f.name
@@ -273,8 +365,7 @@ func (s *scanner) comma(dst []byte, first *bool) []byte {
 
 // field writes one declared property.
 func (s *scanner) field(dst []byte, i int, f *field, depth int, first *bool) ([]byte, int, error) {
-	switch f.kind {
-	case kindDrop:
+	if f.drop {
 		if f.key < 0 {
 			end, err := s.skip(i, depth)
 			return dst, end, err
@@ -283,9 +374,11 @@ func (s *scanner) field(dst []byte, i int, f *field, depth int, first *bool) ([]
 		mark := len(dst)
 		out, end, err := s.value(dst, i, f, depth)
 		if err == nil {
-			s.setKey(f, out[mark:])
+			err = s.setKey(f, i, out[mark:])
 		}
 		return out[:mark], end, err
+	}
+	switch f.kind {
 	case kindNav, kindRaw:
 		ok, end, err := s.deferred(i, depth)
 		if err != nil || ok {
@@ -295,15 +388,23 @@ func (s *scanner) field(dst []byte, i int, f *field, depth int, first *bool) ([]
 	dst = s.comma(dst, first)
 	dst = append(dst, f.out...)
 	mark := len(dst)
+	start := i
 	dst, i, err := s.value(dst, i, f, depth)
 	if err == nil && f.key >= 0 {
-		s.setKey(f, dst[mark:])
+		err = s.setKey(f, start, dst[mark:])
 	}
 	return dst, i, err
 }
 
-func (s *scanner) setKey(f *field, v []byte) {
-	s.t.keyVals[f.key] = append(s.t.keyVals[f.key][:0], v...)
+// setKey records the canonical form of key property f's staged value v,
+// which the record held at offset i.
+func (s *scanner) setKey(f *field, i int, v []byte) error {
+	if string(v) == "null" {
+		return s.fail(i, "key property is null")
+	}
+	s.t.keyVals[f.key] = appendCanon(s.t.keyVals[f.key][:0], f.kind, v)
+	s.t.keySet[f.key] = true
+	return nil
 }
 
 // value writes the value of f at b[i], converted by f's type.
@@ -313,14 +414,17 @@ func (s *scanner) value(dst []byte, i int, f *field, depth int) ([]byte, int, er
 		return s.date(dst, i, f.kind)
 	case kindNav:
 		return s.nav(dst, i, f.nested, depth)
+	case kindRaw:
+		return s.any(dst, i, depth, false)
 	default:
-		return s.any(dst, i, depth)
+		return s.scalar(dst, i, f)
 	}
 }
 
 // any copies a value, transforming nested objects to drop metadata and
-// deferred stubs.
-func (s *scanner) any(dst []byte, i int, depth int) ([]byte, int, error) {
+// deferred stubs. With look, the value is untyped and a string shaped like
+// an SF date is converted by its look (see untypedDate).
+func (s *scanner) any(dst []byte, i int, depth int, look bool) ([]byte, int, error) {
 	if i >= len(s.b) {
 		return dst, i, s.fail(i, "unexpected end of record")
 	}
@@ -328,7 +432,11 @@ func (s *scanner) any(dst []byte, i int, depth int) ([]byte, int, error) {
 	case '{':
 		return s.object(dst, i, anyShape, depth, false)
 	case '[':
-		return s.array(dst, i, anyShape, depth)
+		return s.array(dst, i, anyShape, depth, look)
+	case '"':
+		if look {
+			return s.untypedDate(dst, i)
+		}
 	}
 	end, err := s.skip(i, depth)
 	if err != nil {
@@ -348,10 +456,10 @@ func (s *scanner) nav(dst []byte, i int, sh *shape, depth int) ([]byte, int, err
 		end, err := s.skip(i, depth)
 		return append(dst, "null"...), end, err
 	case '[':
-		return s.array(dst, i, sh, depth)
+		return s.array(dst, i, sh, depth, true)
 	case '{':
 		if arr, ok := s.results(i); ok {
-			dst, end, err := s.array(dst, arr, sh, depth+1)
+			dst, end, err := s.array(dst, arr, sh, depth+1, true)
 			if err != nil {
 				return dst, end, err
 			}
@@ -388,7 +496,7 @@ func (s *scanner) results(i int) (int, bool) {
 	return j, true
 }
 
-func (s *scanner) array(dst []byte, i int, sh *shape, depth int) ([]byte, int, error) {
+func (s *scanner) array(dst []byte, i int, sh *shape, depth int, look bool) ([]byte, int, error) {
 	if depth > maxDepth {
 		return dst, i, s.fail(i, "nested too deep")
 	}
@@ -409,7 +517,7 @@ func (s *scanner) array(dst []byte, i int, sh *shape, depth int) ([]byte, int, e
 		if i < len(s.b) && s.b[i] == '{' {
 			dst, i, err = s.object(dst, i, sh, depth+1, false)
 		} else {
-			dst, i, err = s.any(dst, i, depth+1)
+			dst, i, err = s.any(dst, i, depth+1, look)
 		}
 		if err != nil {
 			return dst, i, err
@@ -683,7 +791,7 @@ func (s *scanner) date(dst []byte, i int, kind fieldKind) ([]byte, int, error) {
 		}
 		raw = []byte(u)
 	}
-	t, err := parseSFDate(raw, kind == kindDateTimeOffset)
+	t, _, err := parseSFDate(raw, kind == kindDateTimeOffset)
 	if y := t.Year(); err == nil && (y < 0 || y > 9999) {
 		err = errors.New("year outside 0000..9999")
 	}
@@ -701,30 +809,41 @@ var errBadDate = errors.New("not a date")
 // Unix epoch in UTC and the offset is informational, so it is checked and
 // ignored. ISO 8601 text, as some OData servers send, is accepted too; a
 // zone it carries matters only for an instant (offset true).
-func parseSFDate(b []byte, offset bool) (time.Time, error) {
-	const pre, post = "/Date(", ")/"
-	if len(b) > len(pre)+len(post) && string(b[:len(pre)]) == pre &&
-		string(b[len(b)-len(post):]) == post {
-		return parseMillis(b[len(pre) : len(b)-len(post)])
+// The second result reports whether b was "/Date(…)/" with an offset.
+func parseSFDate(b []byte, offset bool) (time.Time, bool, error) {
+	if inner, ok := sfDateInner(b); ok {
+		return parseMillis(inner)
 	}
 	s := string(b)
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		if offset {
-			return t.UTC(), nil
+			return t.UTC(), false, nil
 		}
 		y, mo, d := t.Date()
 		h, mi, sec := t.Clock()
-		return time.Date(y, mo, d, h, mi, sec, t.Nanosecond(), time.UTC), nil
+		return time.Date(y, mo, d, h, mi, sec, t.Nanosecond(), time.UTC), false, nil
 	}
 	for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02"} {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
+			return t, false, nil
 		}
 	}
-	return time.Time{}, errBadDate
+	return time.Time{}, false, errBadDate
 }
 
-func parseMillis(b []byte) (time.Time, error) {
+// sfDateInner returns what "/Date(" and ")/" enclose in b.
+func sfDateInner(b []byte) ([]byte, bool) {
+	const pre, post = "/Date(", ")/"
+	if len(b) > len(pre)+len(post) && string(b[:len(pre)]) == pre &&
+		string(b[len(b)-len(post):]) == post {
+		return b[len(pre) : len(b)-len(post)], true
+	}
+	return nil, false
+}
+
+// parseMillis reads "ms" or "ms±hhmm" and reports whether the offset was
+// there.
+func parseMillis(b []byte) (time.Time, bool, error) {
 	i := 0
 	neg := false
 	if i < len(b) && (b[i] == '-' || b[i] == '+') {
@@ -735,29 +854,30 @@ func parseMillis(b []byte) (time.Time, error) {
 	var ms int64
 	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
 		if i-start >= 16 { // ±10^16 ms is far past year 9999
-			return time.Time{}, errBadDate
+			return time.Time{}, false, errBadDate
 		}
 		ms = ms*10 + int64(b[i]-'0')
 		i++
 	}
 	if i == start {
-		return time.Time{}, errBadDate
+		return time.Time{}, false, errBadDate
 	}
-	if i < len(b) {
+	hasOffset := i < len(b)
+	if hasOffset {
 		// An offset: sign and four digits, hhmm.
 		if len(b)-i != 5 || (b[i] != '+' && b[i] != '-') {
-			return time.Time{}, errBadDate
+			return time.Time{}, false, errBadDate
 		}
 		for _, c := range b[i+1:] {
 			if c < '0' || c > '9' {
-				return time.Time{}, errBadDate
+				return time.Time{}, false, errBadDate
 			}
 		}
 	}
 	if neg {
 		ms = -ms
 	}
-	return time.UnixMilli(ms).UTC(), nil
+	return time.UnixMilli(ms).UTC(), hasOffset, nil
 }
 
 func appendDate(dst []byte, t time.Time, kind fieldKind) []byte {

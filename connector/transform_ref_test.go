@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -21,6 +23,11 @@ func refTransform(d *DataType, rec []byte) ([]byte, error) {
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("trailing data")
+	}
+	for _, k := range d.Key {
+		if m[k] == nil {
+			return nil, fmt.Errorf("key property %s missing or null", k)
+		}
 	}
 	out, err := refObject(d, m, "", true)
 	if err != nil {
@@ -68,8 +75,10 @@ func refObject(d *DataType, m map[string]any, prefix string, top bool) (map[stri
 			out[name], err = refNav(d, v, prefix+k+"/")
 		case p.Type == EdmDateTime || p.Type == EdmDateTimeOffset:
 			out[name], err = refDate(v, p)
+		case v == nil:
+			out[name] = nil
 		default:
-			out[name], err = refAny(d, v)
+			out[name], err = refScalar(v, p)
 		}
 		if err != nil {
 			return nil, err
@@ -111,8 +120,97 @@ func refAny(d *DataType, v any) (any, error) {
 			}
 		}
 		return out, nil
+	case string:
+		return refUntypedDate(v), nil
 	}
 	return v, nil
+}
+
+// refUntypedDate converts an untyped "/Date(ms[±hhmm])/" by its look.
+func refUntypedDate(s string) any {
+	m := regexp.MustCompile(`^/Date\(([-+]?[0-9]{1,16})([-+][0-9]{4})?\)/$`).FindStringSubmatch(s)
+	if m == nil {
+		return s
+	}
+	ms, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return s
+	}
+	t := time.UnixMilli(ms).UTC()
+	if t.Year() < 0 || t.Year() > 9999 {
+		return s
+	}
+	switch {
+	case m[2] != "":
+		v, _ := refDate(s, Property{Type: EdmDateTimeOffset})
+		return v
+	case t.Equal(t.Truncate(24 * time.Hour)):
+		return t.Format("2006-01-02")
+	}
+	v, _ := refDate(s, Property{Type: EdmDateTime})
+	return v
+}
+
+var jsonNumberRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
+
+// refScalar checks and converts a typed scalar by the plain way.
+func refScalar(v any, p Property) (any, error) {
+	str, isStr := v.(string)
+	num, isNum := v.(json.Number)
+	text := str
+	if isNum {
+		text = string(num)
+	}
+	switch p.Type {
+	case EdmString:
+		if isStr {
+			return str, nil
+		}
+	case EdmBoolean:
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+		if isStr && (str == "true" || str == "false") {
+			return str == "true", nil
+		}
+	case EdmInt64:
+		if _, err := strconv.ParseInt(text, 10, 64); (isStr || isNum) && err == nil && !strings.HasPrefix(text, "+") {
+			return text, nil
+		}
+	case EdmDecimal:
+		if (isStr || isNum) && regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`).MatchString(text) {
+			return text, nil
+		}
+	case EdmInt32, EdmInt16, EdmByte, EdmSByte:
+		bits := map[string]int{EdmInt32: 32, EdmInt16: 16, EdmByte: 8, EdmSByte: 8}[p.Type]
+		var err error
+		var n int64
+		if p.Type == EdmByte {
+			var u uint64
+			u, err = strconv.ParseUint(text, 10, bits)
+			n = int64(u)
+		} else {
+			n, err = strconv.ParseInt(text, 10, bits)
+		}
+		if (isStr || isNum) && err == nil && !strings.HasPrefix(text, "+") {
+			return json.Number(strconv.FormatInt(n, 10)), nil
+		}
+	case EdmDouble, EdmSingle:
+		bits := 64
+		if p.Type == EdmSingle {
+			bits = 32
+		}
+		_, err := strconv.ParseFloat(text, bits)
+		if (isStr || isNum) && err == nil && jsonNumberRE.MatchString(text) {
+			return json.Number(text), nil
+		}
+	default:
+		if isStr {
+			return str, nil // typed: no conversion by look
+		}
+		return refAny(nil, v)
+	}
+	return nil, fmt.Errorf("%v is not a valid %s", v, p.Type)
 }
 
 func refNav(d *DataType, v any, prefix string) (any, error) {
