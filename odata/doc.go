@@ -13,14 +13,18 @@
 // [PagingCursor] and [PagingSnapshot] add SF's paging=cursor and
 // paging=snapshot parameters and also follow __next. [PagingSkip] pages on
 // the client with $top and $skip. Offset paging over a set that changes
-// between requests loses and repeats rows, so it needs an $orderby, is
-// logged as a warning, and ends with an [*IncompleteError] when the
-// $inlinecount total at the start differs from the rows received.
+// between requests loses and repeats rows, so it needs an $orderby and is
+// logged as a warning; so is a server's __next link that carries $skip.
+// In every mode, a query with [Query.InlineCount] ends with an
+// [*IncompleteError] when the __count of the first page differs from the
+// rows received.
 //
 // A __next link must name the scheme, host and port of the service root
-// (":443" on https equals no port); any other link, including an http://
-// link under an https root, is refused before a request is sent, so a
-// bearer token never leaves the service. A link seen twice, or a run of
+// (":443" on https equals no port) and the query's own entity set; any
+// other link, including an http:// link under an https root or a link to
+// another entity set, is refused before a request is sent, so a bearer
+// token never leaves the service and no other set's rows pass for the
+// query's. A link seen twice, or a run of
 // more than [Options.MaxEmptyPages] empty pages, ends the iteration with an
 // error instead of looping. [Client.PagesFrom] resumes a read at a saved
 // Next link.
@@ -40,15 +44,20 @@
 // body names LGN0022, LGN0006 or LGN0007, triggers one
 // [Refresher.Refresh] and one retry of the same URL; a second auth failure
 // is returned. 400, 403 and 404 are never retried, and a URL is never
-// requested again once it has succeeded. A 502 or 504 on the first page of
-// a query with a page size halves customPageSize for the retry; later
-// pages keep the size, since SF fixes it with the first request of a
-// snapshot or cursor. SF's snapshot-lost error ([COE0019]) ends the
+// requested again once it has succeeded. A 502 or 504 on the first page
+// halves customPageSize for the retry. SF fixes the page size with the
+// first request, so a later page that still fails with 502 or 504 after two
+// retries of the same URL ends the iteration with a [*RestartError]
+// ([ErrRestart]) carrying half the size, down to [Options.MinPageSize]; the
+// caller reads again from the first page with it. In [PagingSkip] mode
+// $top is halved from the failing offset on instead. SF's snapshot-lost error ([COE0019]) ends the
 // iteration with [ErrSnapshotLost]; the caller restarts from the first
 // page. In snapshot and cursor modes a retry wait that would pass the 15
 // minutes SF keeps a snapshot between two requests is not made; the read
-// ends with [ErrSnapshotLost] at once. A 2xx body that is cut short or not
-// JSON is retried on the same URL, never taken as a short page; JSON of
+// ends with [ErrSnapshotLost] at once. A 2xx body is decoded when it
+// opens a JSON object, whatever its Content-Type says (some gateways label
+// JSON text/plain). A 2xx body that is cut short or not JSON, such as an
+// HTML page, is retried on the same URL, never taken as a short page; JSON of
 // the wrong shape ends the read ([ErrMalformedBody]). A body longer than
 // [Options.MaxResponseBytes] ends it with [ErrTooLarge].
 //

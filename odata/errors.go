@@ -51,10 +51,10 @@ func (k Kind) String() string {
 
 // Sentinels matching an [*Error] of each [Kind] with [errors.Is].
 var (
-	ErrFatal        = errors.New("odata: fatal error")
-	ErrRetryable    = errors.New("odata: retryable error")
-	ErrAuthExpired  = errors.New("odata: access token rejected or expired")
-	ErrSnapshotLost = errors.New("odata: snapshot lost; restart from the first page")
+	ErrFatal        = errors.New("odata: fatal error")                                // KindFatal
+	ErrRetryable    = errors.New("odata: retryable error")                            // KindRetryable
+	ErrAuthExpired  = errors.New("odata: access token rejected or expired")           // KindAuthExpired
+	ErrSnapshotLost = errors.New("odata: snapshot lost; restart from the first page") // KindSnapshotLost
 )
 
 // Sentinels for failures found by the client itself.

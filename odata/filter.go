@@ -21,8 +21,10 @@ func (l Lit) String() string {
 	return l.text
 }
 
-// String quotes s as an OData string literal, doubling single quotes:
-// O'Neil becomes 'O''Neil'.
+// String quotes s as an OData string literal, doubling single quotes (the
+// example is a code block so that doc formatting keeps both apostrophes):
+//
+//	String("O'Neil") // 'O''Neil'
 func String(s string) Lit { return Lit{"'" + strings.ReplaceAll(s, "'", "''") + "'"} }
 
 // Int is an Edm.Int32 (or smaller) literal.

@@ -58,6 +58,8 @@ func FuzzParseDate(f *testing.F) {
 	for _, s := range []string{
 		"/Date(1618796144000+0000)/", "/Date(1454332153030+0200)/", "/Date(-2208988800000)/",
 		`\/Date(1583107200000)\/`, "/Date(abc)/", "/Date(1-1)/", "2021-01-05T15:16:23Z", "/Date(-)/",
+		"/Date(1583107200000+02)/", "/Date(1583107200000+9999)/", "/Date(1583107200000+2400)/",
+		"/Date(1583107200000-0060)/", "/Date(1583107200000+2359)/", "/Date(1583107200000+02:00)/",
 	} {
 		f.Add(s)
 	}
@@ -68,6 +70,14 @@ func FuzzParseDate(f *testing.F) {
 				t.Fatalf("error %q does not quote %q", err, s)
 			}
 			return
+		}
+		if inner, ok := dateInner(s); ok {
+			if i := strings.LastIndexAny(inner, "+-"); i > 0 {
+				off := inner[i+1:]
+				if len(off) != 4 || off[:2] > "23" || off[2:] > "59" {
+					t.Fatalf("ParseDate(%q) accepted offset %q", s, off)
+				}
+			}
 		}
 		if tm.Location() != time.UTC {
 			t.Fatalf("ParseDate(%q) not in UTC", s)

@@ -75,6 +75,7 @@ type Page struct {
 // [KindAuthExpired]. Refresh should force a new token (SF returns the same
 // nearly expired token for the same assertion unless asked for a new one).
 type Refresher interface {
+	// Refresh obtains new credentials for the requests that follow.
 	Refresh(ctx context.Context) error
 }
 
@@ -140,9 +141,10 @@ type Options struct {
 	// client's transport, when it implements Refresher.
 	Refresher Refresher
 
-	// MinPageSize is the smallest page size that halving after a 502 or
-	// 504 goes down to; a query whose page size is below twice this may
-	// still halve once. 0 means 50.
+	// MinPageSize is the smallest page size asked for when later pages
+	// keep failing with 502 or 504 and the read must restart with a
+	// smaller one ([RestartError]), or $top/$skip paging lowers $top;
+	// below it the failure is returned as it is. 0 means 50.
 	MinPageSize int
 }
 
@@ -332,7 +334,7 @@ func (c *Client) linkPages(ctx context.Context, q Query, link string, first int,
 			// SF fixed the page size with the first request: a smaller one
 			// means reading again from the first page.
 			r.shrink = func() (int, bool) {
-				n, ok := c.half(q, size)
+				n, ok := c.half(size)
 				if ok {
 					c.log(slog.LevelWarn, "odata: gateway timeouts on a later page; "+
 						"restart from the first page with a smaller customPageSize",
@@ -408,30 +410,28 @@ func offsetLink(link string) bool {
 	return ok
 }
 
-// half returns half the page size, or false when that would pass the
-// floor: Options.MinPageSize, or half the query's page size when that is
-// smaller, so any size may halve once. A size of 0 stands for SF's
-// default page of 1000.
-func (c *Client) half(q Query, size int) (int, bool) {
-	orig := q.PageSize
-	if orig <= 0 {
-		orig = maxCustomPageSize
-	}
+// half returns half the page size for a restart, or false when that
+// would go below Options.MinPageSize. A size of 0 stands for SF's default
+// page of 1000.
+func (c *Client) half(size int) (int, bool) {
 	if size <= 0 {
 		size = maxCustomPageSize
 	}
-	floor := max(1, min(c.opts.MinPageSize, orig/2))
-	if size/2 < floor {
+	if size/2 < c.opts.MinPageSize {
 		return 0, false
 	}
 	return size / 2, true
 }
 
 // halve lowers the page size after a 502 or 504 on the first page and
-// returns the new first URL.
+// returns the new first URL. Retrying the first page costs no pages
+// read, so it halves down to 1, each retry of the policy once.
 func (c *Client) halve(q Query, size *int) (string, bool) {
-	n, ok := c.half(q, *size)
-	if !ok {
+	n := *size
+	if n <= 0 {
+		n = maxCustomPageSize
+	}
+	if n /= 2; n < 1 {
 		return "", false
 	}
 	u, err := c.queryURL(q, n, 0, q.InlineCount)
@@ -464,7 +464,7 @@ func (c *Client) skipPages(ctx context.Context, q Query, idx, skip int,
 		// from this page on without starting over.
 		at := skip
 		r := &request{url: link, resize: func() (string, bool) {
-			n, ok := c.half(q, size)
+			n, ok := c.half(size)
 			if !ok {
 				return "", false
 			}

@@ -15,9 +15,11 @@ var ErrInvalidQuery = errors.New("odata: invalid query")
 const maxCustomPageSize = 1000
 
 // Encode returns the query as a relative URL, entity set name then query
-// string, percent-encoded for SF: for example
-// "User?$format=json&$filter=lastName%20eq%20'O''Neil'". $format=json is
-// always present. The entity set name is trimmed of surrounding spaces and
+// string, percent-encoded for SF, for example:
+//
+//	User?$format=json&$filter=lastName%20eq%20'O''Neil'
+//
+// $format=json is always present. The entity set name is trimmed of surrounding spaces and
 // must be an OData identifier.
 func (q Query) Encode() (string, error) {
 	return q.encode(q.PageSize, 0, q.InlineCount)
