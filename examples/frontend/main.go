@@ -68,7 +68,8 @@ type config struct {
 	issuer           string
 	audience, scope  string
 	jwksURL          string
-	ca               string
+	ca               tlsutil.CAFiles
+	timeout          time.Duration
 	insecureLoopback bool
 	shutdownGrace    time.Duration
 }
@@ -89,8 +90,9 @@ func main() {
 	flag.StringVar(&cfg.audience, "audience", "", "audience the tokens must be for")
 	flag.StringVar(&cfg.scope, "scope", "sfconnector.runs", "scope the tokens must carry")
 	flag.StringVar(&cfg.jwksURL, "jwks-url", "", "issuer's JWKS URL (default: from the issuer's OpenID discovery document)")
-	flag.StringVar(&cfg.ca, "ca", "", "extra CA certificate PEM to trust for SuccessFactors and the JWKS")
-	flag.BoolVar(&cfg.insecureLoopback, "insecure-loopback", false, "allow plain-HTTP SuccessFactors and S3 on 127.0.0.1")
+	flag.Var(&cfg.ca, "ca", "extra CA certificate PEM to trust for SuccessFactors, S3 and the issuer; repeat it or give a comma list for several")
+	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "per-request limit for SuccessFactors; a request without an answer by then fails the run")
+	flag.BoolVar(&cfg.insecureLoopback, "insecure-loopback", false, "allow plain-HTTP SuccessFactors and S3 on a loopback host (localhost, 127.0.0.0/8, ::1)")
 	flag.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 30*time.Second, "time to finish requests, then to stop the workers, on shutdown")
 	flag.Parse()
 
@@ -114,11 +116,11 @@ func run(cfg config, log *slog.Logger) error {
 	}
 	// Both clients trust -ca besides the system roots: the issuer's key
 	// set is small and quick, an SF page may take a while.
-	jwksClient, err := tlsutil.ClientWithCA(cfg.ca, 10*time.Second)
+	jwksClient, err := tlsutil.ClientWithCAs(cfg.ca, 10*time.Second)
 	if err != nil {
 		return err
 	}
-	sfClient, err := tlsutil.ClientWithCA(cfg.ca, 2*time.Minute)
+	sfClient, err := tlsutil.ClientWithCAs(cfg.ca, cfg.timeout)
 	if err != nil {
 		return err
 	}
@@ -206,6 +208,9 @@ func (cfg config) check() error {
 	if cfg.workers < 1 {
 		problems = append(problems, "-workers must be at least 1")
 	}
+	if cfg.timeout <= 0 {
+		problems = append(problems, "-timeout must be positive")
+	}
 	if cfg.lease < time.Second {
 		problems = append(problems, "-lease must be at least 1s")
 	}
@@ -266,7 +271,7 @@ func newValidator(cfg config, client *http.Client) (*auth.Validator, error) {
 // newConnector builds the connector from the tenant config and keystore,
 // staging in -dir or the tenant's bucket.
 func newConnector(ctx context.Context, cfg config, client *http.Client, log *slog.Logger) (*connector.Connector, []string, error) {
-	tenant, err := setup.LoadTenant(cfg.tenant, cfg.insecureLoopback)
+	tenant, err := setup.LoadTenant(cfg.tenant, cfg.insecureLoopback, cfg.dir != "")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -276,7 +281,7 @@ func newConnector(ctx context.Context, cfg config, client *http.Client, log *slo
 		return nil, nil, err
 	}
 	names := connector.DefaultCatalog().Names()
-	opts := &connector.Options{
+	opts := connector.Options{
 		Store:                 store,
 		HTTPClient:            client,
 		AllowInsecureLoopback: cfg.insecureLoopback,
@@ -288,7 +293,7 @@ func newConnector(ctx context.Context, cfg config, client *http.Client, log *slo
 		layout := staging.Layout{BasePath: tenant.S3BasePath}
 		opts.Queue = connector.NewS3Queue(store, layout, names, nil)
 	}
-	conn, err := connector.NewFromTenant(ctx, tenant, ks, opts)
+	conn, err := setup.NewConnector(ctx, tenant, ks, opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,14 +7,30 @@
 // count) before any of its records is written, so a page left behind by a
 // crashed attempt is never read.
 //
-// Read the newest done run of a data type staged in a local directory:
+// Read the newest done run of users that examples/quickstart staged in
+// its output directory (base path ""):
 //
-//	go run ./examples/ingest -dir ./staged -datatype users > users.ndjson
+//	go run ./examples/ingest -dir ./quickstart-output -datatype users > users.ndjson
+//
+// Runs are staged under the tenant's S3_base_path, also in a local
+// directory; the tenant that examples/sfsim writes has base path "sfsim",
+// so read what examples/run staged in ./staged from it with
+//
+//	go run ./examples/ingest -dir ./staged -base-path sfsim -datatype users > users.ndjson
+//
+// or, taking the base path from the tenant config,
+//
+//	go run ./examples/ingest -dir ./staged -config sfsim/tenant.json -datatype users
 //
 // Wait for a given run, read from the tenant's bucket:
 //
 //	go run ./examples/ingest -config tenant.json -keystore ./keystore \
 //	    -datatype users -run 0190f5c4-...
+//
+// Without -run it waits (up to -wait) for a run of the data type that is
+// queued or running to be done; when there is no such run, and no done
+// one, it fails at once, naming the base paths and data types it does
+// find in the store.
 //
 // Progress and the summary go to stderr. The exit status is non-zero when
 // the run failed, did not end within -wait, or a page did not check out.
@@ -28,10 +44,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/techwolf/sfconnector/runstate"
+	"github.com/techwolf/sfconnector/staging"
 )
 
 func main() {
@@ -44,7 +63,7 @@ func main() {
 		runID    = flag.String("run", "", "read this run (default: the newest done run)")
 		wait     = flag.Duration("wait", 10*time.Minute, "how long to wait for the run to end")
 		poll     = flag.Duration("poll", 2*time.Second, "how often to look at the run state")
-		insecure = flag.Bool("insecure-loopback", false, "allow a plain-HTTP S3_endpoint on 127.0.0.1")
+		insecure = flag.Bool("insecure-loopback", false, "allow a plain-HTTP S3_endpoint on a loopback host (localhost, 127.0.0.0/8, ::1)")
 	)
 	flag.Parse()
 
@@ -70,6 +89,9 @@ func run(ctx context.Context, src source, dataType, runID string, wait, poll tim
 	waitCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	rec, err := awaitRun(waitCtx, reader, dataType, runID, poll)
+	if errors.Is(err, errNoRuns) {
+		return noRunsError(ctx, store, layout, src.where(), dataType)
+	}
 	if err != nil {
 		return err
 	}
@@ -98,8 +120,13 @@ func run(ctx context.Context, src source, dataType, runID string, wait, poll tim
 	return nil
 }
 
+// errNoRuns says there is no done run of a data type, and none queued or
+// running that could become one.
+var errNoRuns = errors.New("no runs to wait for")
+
 // awaitRun waits for run id to end, or with no id for the newest done run
-// of dataType to appear.
+// of dataType to appear. Without an id it fails with errNoRuns when no run
+// of dataType is done, queued or running: waiting would be in vain.
 func awaitRun(ctx context.Context, r *runstate.Reader, dataType, id string, poll time.Duration) (*runstate.Record, error) {
 	if id != "" {
 		rec, err := r.Wait(ctx, dataType, id, poll)
@@ -123,10 +150,75 @@ func awaitRun(ctx context.Context, r *runstate.Reader, dataType, id string, poll
 		if !errors.Is(err, runstate.ErrNotFound) {
 			return nil, err
 		}
+		runs, err := r.List(ctx, dataType)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(runs, func(rec runstate.Record) bool {
+			return rec.Status == runstate.Queued || rec.Status == runstate.Running
+		}) {
+			return nil, errNoRuns
+		}
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("no done run of %s: %w", dataType, context.Cause(ctx))
 		case <-time.After(poll):
 		}
 	}
+}
+
+// noRunsError explains that there is nothing to wait for, with a hint
+// listing the base paths and data types that the store does hold runs of.
+func noRunsError(ctx context.Context, store staging.Store, layout staging.Layout, where, dataType string) error {
+	msg := fmt.Sprintf("no runs of %s under base path %q in %s", dataType, layout.BasePath, where)
+	if runs, err := runstate.NewReader(store, layout).List(ctx, dataType); err == nil && len(runs) > 0 {
+		// Runs exist, but all failed.
+		return fmt.Errorf("no done run of %s under base path %q in %s: its %d runs failed (newest %s)",
+			dataType, layout.BasePath, where, len(runs), runs[0].RunID)
+	}
+	objs, err := store.List(ctx, "")
+	if err != nil {
+		return errors.New(msg)
+	}
+	var found, hint []string
+	for _, o := range objs {
+		base, dt, ok := runOf(o.Key)
+		if !ok {
+			continue
+		}
+		found = append(found, strings.TrimPrefix(base+"/"+dt, "/"))
+		if dt == dataType && base != layout.BasePath {
+			if base == "" {
+				base = `""`
+			}
+			hint = append(hint, "-base-path "+base)
+		}
+	}
+	found, hint = compactSorted(found), compactSorted(hint)
+	switch {
+	case len(found) == 0:
+		msg += "; the store holds no runs at all"
+	default:
+		msg += "; found: " + strings.Join(found, ", ")
+		if len(hint) > 0 {
+			msg += " — try " + strings.Join(hint, " or ")
+		}
+	}
+	return errors.New(msg)
+}
+
+// runOf reads the base path and data type from the key of a state record,
+// {base}/{dataType}/{runID}/state.json.
+func runOf(key string) (base, dataType string, ok bool) {
+	parts := strings.Split(key, "/")
+	n := len(parts)
+	if n < 3 || parts[n-1] != "state.json" || staging.CheckRunID(parts[n-2]) != nil {
+		return "", "", false
+	}
+	return strings.Join(parts[:n-3], "/"), parts[n-3], true
+}
+
+func compactSorted(s []string) []string {
+	slices.Sort(s)
+	return slices.Compact(s)
 }

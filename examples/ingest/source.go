@@ -23,7 +23,7 @@ func (s source) open(ctx context.Context) (staging.Store, staging.Layout, error)
 		err    error
 	)
 	if s.config != "" {
-		if tenant, err = setup.LoadTenant(s.config, s.insecureLoopback); err != nil {
+		if tenant, err = setup.LoadTenant(s.config, s.insecureLoopback, s.dir != ""); err != nil {
 			return nil, staging.Layout{}, err
 		}
 	}
@@ -39,4 +39,12 @@ func (s source) open(ctx context.Context) (staging.Store, staging.Layout, error)
 	}
 	store, err := setup.Store(ctx, s.dir, tenant, ks, s.insecureLoopback)
 	return store, layout, err
+}
+
+// where names the store for messages: the directory or the bucket.
+func (s source) where() string {
+	if s.dir != "" {
+		return s.dir
+	}
+	return "the tenant's bucket"
 }

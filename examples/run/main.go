@@ -13,8 +13,22 @@
 //	go run ./examples/run -config sfsim/tenant.json -keystore sfsim/keystore \
 //	    -ca sfsim/ca.pem -dir ./staged -datatype users
 //
-// Plain-HTTP addresses are refused, except on a loopback address with
-// -insecure-loopback. The exit status is non-zero if the run failed.
+// With -dir the tenant config needs only SF_address, SF_credential_name
+// and S3_base_path (the runs go to -dir/S3_base_path/...); the S3 bucket's
+// fields may be left out.
+//
+// -timeout (default 10m) bounds each request to SuccessFactors, from
+// sending it to the end of its body. A heavy page can take SF several
+// minutes to serve (its gateway allows up to about 7 before answering
+// 504, which is retried with a smaller page), so the default leaves room
+// for it. A server that sends no answer within -timeout fails the run
+// there and then, without a retry: a silent server costs one -timeout,
+// and one that refuses connections fails within seconds, after the OData
+// client's retries (at most 5 attempts).
+//
+// Plain-HTTP addresses are refused, except on a loopback host (localhost,
+// 127.0.0.0/8 or ::1) with -insecure-loopback. The exit status is non-zero
+// if the run failed.
 package main
 
 import (
@@ -42,8 +56,9 @@ func main() {
 		list        = flag.Bool("list", false, "list the data types and exit")
 		dir         = flag.String("dir", "", "stage in this local directory instead of the bucket")
 		ca          = flag.String("ca", "", "extra CA certificate PEM to trust (the simulator's)")
-		insecure    = flag.Bool("insecure-loopback", false, "allow plain-HTTP SF and S3 on 127.0.0.1")
+		insecure    = flag.Bool("insecure-loopback", false, "allow plain-HTTP SF and S3 on a loopback host (localhost, 127.0.0.0/8, ::1)")
 		incremental = flag.Bool("incremental", false, "only records changed since the last done run")
+		timeout     = flag.Duration("timeout", 10*time.Minute, "per-request limit for SF; a request without an answer by then fails the run")
 	)
 	flag.Parse()
 
@@ -55,7 +70,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, options{*config, *keystore, *dataType, *dir, *ca, *insecure, *incremental})
+	err := run(ctx, options{*config, *keystore, *dataType, *dir, *ca, *insecure, *incremental, *timeout})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "run:", err)
 		os.Exit(1)
@@ -65,22 +80,26 @@ func main() {
 type options struct {
 	config, keystore, dataType, dir, ca string
 	insecureLoopback, incremental       bool
+	timeout                             time.Duration // per request; 0 means 10m
 }
 
 func run(ctx context.Context, o options) error {
 	if o.keystore == "" || o.dataType == "" {
 		return errors.New("-keystore and -datatype are required")
 	}
-	tenant, err := setup.LoadTenant(o.config, o.insecureLoopback)
+	if o.timeout <= 0 {
+		o.timeout = 10 * time.Minute
+	}
+	tenant, err := setup.LoadTenant(o.config, o.insecureLoopback, o.dir != "")
 	if err != nil {
 		return err
 	}
 	ks := connector.DirKeystore{Dir: o.keystore}
-	client, err := tlsutil.ClientWithCA(o.ca, 2*time.Minute)
+	client, err := tlsutil.ClientWithCA(o.ca, o.timeout)
 	if err != nil {
 		return err
 	}
-	opts := &connector.Options{
+	opts := connector.Options{
 		HTTPClient:            client,
 		AllowInsecureLoopback: o.insecureLoopback,
 		Observer:              progress{},
@@ -93,7 +112,7 @@ func run(ctx context.Context, o options) error {
 		}
 		where = path.Join(o.dir, tenant.S3BasePath)
 	}
-	conn, err := connector.NewFromTenant(ctx, tenant, ks, opts)
+	conn, err := setup.NewConnector(ctx, tenant, ks, opts)
 	if err != nil {
 		return err
 	}

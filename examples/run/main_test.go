@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/techwolf/sfconnector/connector"
 	"github.com/techwolf/sfconnector/internal/sfsim"
@@ -72,6 +75,73 @@ func TestRunAgainstSimulator(t *testing.T) {
 	o.ca, o.dataType = ca, "salaries"
 	if err := run(ctx, o); err == nil {
 		t.Fatal("run accepted an unknown data type")
+	}
+}
+
+// simTenant serves sim through h on a TLS loopback server and writes a
+// tenant config that has only the SF fields and a base path, its keystore
+// and the server's CA; it returns the options for run.
+func simTenant(t *testing.T, sim *sfsim.Server, h http.Handler) options {
+	t.Helper()
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	tmp := t.TempDir()
+	cred := sim.NewCredential(srv.URL)
+	ks := filepath.Join(tmp, "keystore")
+	writeJSON(t, filepath.Join(ks, "sf"), map[string]string{
+		"companyId": cred.CompanyID, "clientId": cred.ClientID, "userId": cred.UserID,
+		"privateKey": string(cred.KeyPEM), "certificate": string(cred.CertPEM),
+	})
+	writeFile(t, filepath.Join(tmp, "tenant.json"),
+		`{"SF_address":"`+srv.URL+`","SF_credential_name":"sf","S3_base_path":"local"}`)
+	ca := filepath.Join(tmp, "ca.pem")
+	writeFile(t, ca, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
+	return options{
+		config: filepath.Join(tmp, "tenant.json"), keystore: ks,
+		dataType: "users", dir: filepath.Join(tmp, "staged"), ca: ca,
+	}
+}
+
+// Staging in a local directory needs no S3 fields in the tenant config;
+// staging in the bucket does.
+func TestRunLocalNeedsOnlySFFields(t *testing.T) {
+	sim := sfsim.New(sfsim.Options{Users: 10})
+	o := simTenant(t, sim, sim.Handler())
+	if err := run(t.Context(), o); err != nil {
+		t.Fatalf("-dir run with an SF-only tenant config: %v", err)
+	}
+	o.dir = ""
+	err := run(t.Context(), o)
+	if err == nil || !strings.Contains(err.Error(), "S3_bucket: missing") {
+		t.Fatalf("bucket run with an SF-only tenant config: %v", err)
+	}
+}
+
+// A server that never answers fails the run after one -timeout, not after
+// a retry of it.
+func TestRunTimeoutWithoutAnswer(t *testing.T) {
+	sim := sfsim.New(sfsim.Options{Users: 10})
+	silent := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/odata/") {
+			<-r.Context().Done() // the token endpoint answers, OData never does
+			return
+		}
+		sim.Handler().ServeHTTP(w, r)
+	})
+	o := simTenant(t, sim, silent)
+	o.timeout = 300 * time.Millisecond
+	start := time.Now()
+	err := run(t.Context(), o)
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "no answer within 300ms") {
+		t.Fatalf("err = %v, want no answer within 300ms", err)
+	}
+	if took < 300*time.Millisecond || took > 5*time.Second {
+		t.Errorf("failed after %v; want one -timeout of 300ms, without retries", took)
+	}
+	t.Logf("%v after %v", err, took)
+	if strings.Contains(err.Error(), "attempts") {
+		t.Errorf("the silent request was retried: %v", err)
 	}
 }
 

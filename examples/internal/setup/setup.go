@@ -6,25 +6,70 @@ package setup
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"os"
 	"strings"
 
 	"github.com/techwolf/sfconnector/connector"
+	"github.com/techwolf/sfconnector/sfauth"
 	"github.com/techwolf/sfconnector/staging"
 )
 
 // LoadTenant reads and checks a tenant config file. insecureLoopback
 // permits http:// addresses on loopback, for the simulator and a local S3
-// server.
-func LoadTenant(path string, insecureLoopback bool) (*connector.TenantConfig, error) {
+// server. localStaging says the runs go to a local directory, so the S3
+// bucket's fields are not needed.
+func LoadTenant(path string, insecureLoopback, localStaging bool) (*connector.TenantConfig, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return connector.LoadTenantConfigOptions(f, connector.ConfigOptions{
+	cfg, err := connector.LoadTenantConfigOptions(f, connector.ConfigOptions{
 		AllowInsecureLoopback: insecureLoopback,
+		LocalStaging:          localStaging,
 	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// NewConnector builds a connector from a tenant config and keystore, as
+// [connector.NewFromTenant] does. With opts.Store set (a local directory)
+// it checks only the fields that concern SuccessFactors, so that a
+// tenant config without a bucket can stage locally.
+func NewConnector(ctx context.Context, cfg *connector.TenantConfig, ks connector.Keystore, opts connector.Options) (*connector.Connector, error) {
+	if opts.Store == nil {
+		return connector.NewFromTenant(ctx, cfg, ks, &opts)
+	}
+	if err := cfg.Validate(connector.ConfigOptions{
+		AllowInsecureLoopback: opts.AllowInsecureLoopback,
+		LocalStaging:          true,
+	}); err != nil {
+		return nil, err
+	}
+	cred, err := connector.LoadSFCredential(ctx, ks, cfg.SFCredentialName, cfg.SFAddress)
+	if err != nil {
+		return nil, err
+	}
+	base := opts.HTTPClient
+	if base == nil {
+		base = http.DefaultClient
+	}
+	ts, err := sfauth.NewTokenSource(cred, &sfauth.Options{
+		HTTPClient:            base,
+		Logger:                opts.Logger,
+		AllowInsecureLoopback: opts.AllowInsecureLoopback,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("SF credential %q: %w", cfg.SFCredentialName, err)
+	}
+	opts.SFClient = ts.Client(base)
+	opts.SFServiceURL = strings.TrimSuffix(cfg.SFAddress, "/") + "/odata/v2"
+	opts.BasePath = cfg.S3BasePath
+	return connector.New(opts)
 }
 
 // Store opens the store runs are staged in: the directory dir when it is

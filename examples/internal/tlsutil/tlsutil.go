@@ -1,9 +1,10 @@
 // Package tlsutil holds the TLS plumbing the example programs share: a
 // self-signed certificate for loopback use, and an HTTP client that trusts
-// one extra certificate authority.
+// extra certificate authorities and bounds each request.
 package tlsutil
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,10 +14,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -53,14 +56,31 @@ func SelfSigned(commonName string) (tls.Certificate, []byte, error) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, certPEM, nil
 }
 
-// ClientWithCA returns an HTTP client that trusts the system roots and,
-// when caFile is not empty, the certificates in that PEM file.
+// ClientWithCA is [ClientWithCAs] with at most one CA file.
 func ClientWithCA(caFile string, timeout time.Duration) (*http.Client, error) {
+	var files []string
+	if caFile != "" {
+		files = []string{caFile}
+	}
+	return ClientWithCAs(files, timeout)
+}
+
+// ClientWithCAs returns an HTTP client that trusts the system roots and the
+// certificates in every PEM file of caFiles.
+//
+// timeout bounds each request, from sending it to the end of its body.
+// A request that has no answer (no response headers) within timeout
+// fails with a [*NoAnswerError], which is not a network timeout, so the
+// OData client does not retry it: SuccessFactors' gateway answers a page
+// it cannot serve in time with 504 well within its own limit, so silence
+// past timeout means a server that is not going to answer, and waiting
+// for it once more would only double the time to fail.
+func ClientWithCAs(caFiles []string, timeout time.Duration) (*http.Client, error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
-	if caFile != "" {
+	for _, caFile := range caFiles {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
 			return nil, fmt.Errorf("read CA file: %w", err)
@@ -71,7 +91,72 @@ func ClientWithCA(caFile string, timeout time.Duration) (*http.Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return &http.Client{Transport: tr, Timeout: timeout}, nil
+	var rt http.RoundTripper = tr
+	if timeout > 0 {
+		rt = &deadlineTransport{base: tr, timeout: timeout}
+	}
+	return &http.Client{Transport: rt}, nil
+}
+
+// NoAnswerError says a server sent no response headers within the
+// client's per-request timeout.
+type NoAnswerError struct {
+	Host    string
+	Timeout time.Duration
+}
+
+func (e *NoAnswerError) Error() string {
+	return fmt.Sprintf("%s sent no answer within %s (the -timeout flag)", e.Host, e.Timeout)
+}
+
+// deadlineTransport bounds each request by timeout, as http.Client.Timeout
+// would, but reports a request without an answer as a *NoAnswerError.
+type deadlineTransport struct {
+	base    http.RoundTripper
+	timeout time.Duration
+}
+
+func (t *deadlineTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
+	resp, err := t.base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		if req.Context().Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, &NoAnswerError{Host: req.URL.Host, Timeout: t.timeout}
+		}
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelBody releases the request's timer when the body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// CAFiles is a flag.Value collecting CA certificate files: the flag may
+// be given more than once, each time with one file or a comma-separated
+// list.
+type CAFiles []string
+
+func (c *CAFiles) String() string { return strings.Join(*c, ",") }
+
+// Set adds the files in v.
+func (c *CAFiles) Set(v string) error {
+	for f := range strings.SplitSeq(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			*c = append(*c, f)
+		}
+	}
+	return nil
 }
 
 // IsLoopback reports whether addr (host:port) names a loopback address:
