@@ -128,7 +128,7 @@ func refAny(d *DataType, v any) (any, error) {
 
 // refUntypedDate converts an untyped "/Date(ms[±hhmm])/" by its look.
 func refUntypedDate(s string) any {
-	m := regexp.MustCompile(`^/Date\(([-+]?[0-9]{1,16})([-+][0-9]{4})?\)/$`).FindStringSubmatch(s)
+	m := sfDateRE.FindStringSubmatch(s)
 	if m == nil {
 		return s
 	}
@@ -150,6 +150,11 @@ func refUntypedDate(s string) any {
 	v, _ := refDate(s, Property{Type: EdmDateTime})
 	return v
 }
+
+var (
+	sfDateRE  = regexp.MustCompile(`^/Date\(([-+]?[0-9]{1,16})([-+][0-9]{4})?\)/$`)
+	decimalRE = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+)
 
 var jsonNumberRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
 
@@ -178,7 +183,7 @@ func refScalar(v any, p Property) (any, error) {
 			return text, nil
 		}
 	case EdmDecimal:
-		if (isStr || isNum) && regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`).MatchString(text) {
+		if (isStr || isNum) && decimalRE.MatchString(text) {
 			return text, nil
 		}
 	case EdmInt32, EdmInt16, EdmByte, EdmSByte:
