@@ -3,6 +3,8 @@ package connector
 import (
 	"context"
 	"errors"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -323,5 +325,89 @@ func TestRunFailureKinds(t *testing.T) {
 				t.Errorf("record %+v", rec)
 			}
 		})
+	}
+}
+
+func TestRunRestartsWithSmallerPagesAfterGatewayTimeouts(t *testing.T) {
+	// Case B14 on a later page: SF fixes customPageSize with the first
+	// request, so a page that keeps timing out at the gateway is read
+	// again from page 1 with half the size, into the same attempt's pages.
+	env := startSim(t, sfsim.Options{Users: 250})
+	cat := smallPages(t, 100)
+	c, store := env.connector(t, Options{Catalog: cat})
+	d, _ := cat.Lookup("users")
+	env.sim.Inject(sfsim.Fault{EntitySet: "User", Page: 1, Times: 3, Status: 504, HTML: true})
+
+	rec, err := c.Run(context.Background(), "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Status != runstate.Done || rec.Records != 250 || rec.Pages != 5 {
+		t.Errorf("record: %s, %d records, %d pages; want done, 250, 5", rec.Status, rec.Records, rec.Pages)
+	}
+	m := readManifest(t, store, rec.Manifest)
+	if len(m.Pages) != 5 || m.Records != 250 || m.Duplicates != 0 || !strings.Contains(m.Query, "customPageSize=50") {
+		t.Errorf("manifest lists %d pages, %d records, %d duplicates, query %s; want 5, 250, 0, customPageSize=50",
+			len(m.Pages), m.Records, m.Duplicates, m.Query)
+	}
+	if keys := pageKeys(t, store, env.cfg.S3BasePath, "users", rec.RunID); len(keys) != 5 {
+		t.Errorf("staged pages %v, want the 5 of the restarted read", keys)
+	}
+	sameLines(t, "users", stagedLines(t, store, env.cfg.S3BasePath, rec),
+		expectedLines(t, d, env.sim.Records("User")))
+
+	var sizes []string
+	for _, r := range env.sim.Requests() {
+		if r.EntitySet != "User" {
+			continue
+		}
+		v, err := url.ParseQuery(r.RawQuery)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Get("$inlinecount") != "allpages" && v.Get("$skiptoken") == "" {
+			t.Errorf("first page without $inlinecount: %s", r.RawQuery)
+		}
+		size := v.Get("customPageSize")
+		if v.Get("$skiptoken") == "" {
+			size = "first:" + size
+		}
+		sizes = append(sizes, size)
+	}
+	want := []string{"first:100", "100", "100", "100", "first:50", "50", "50", "50", "50"}
+	if !slices.Equal(sizes, want) {
+		t.Errorf("page sizes asked %v, want %v", sizes, want)
+	}
+}
+
+func TestRunGatewayRestartsAreBounded(t *testing.T) {
+	// A page that always times out: the page size halves at most three
+	// times in all, then the run fails as SF unavailable.
+	env := startSim(t, sfsim.Options{Users: 1000})
+	c, store := env.connector(t, Options{Catalog: smallPages(t, 800)})
+	env.sim.Inject(sfsim.Fault{EntitySet: "User", Page: 1, Times: -1, Status: 502, HTML: true})
+	defer env.sim.ClearFaults()
+
+	rec, err := c.Run(context.Background(), "users")
+	var re *RunError
+	if !errors.As(err, &re) || re.Kind != KindUnavailable || !errors.Is(err, odata.ErrRestart) {
+		t.Fatalf("err = %v, want a RunError of kind sf_unavailable after restarts", err)
+	}
+	if rec.Status != runstate.Failed || rec.Manifest != "" {
+		t.Errorf("record %+v", rec)
+	}
+	var firsts []string
+	for _, r := range env.sim.Requests() {
+		if r.EntitySet == "User" && !strings.Contains(r.RawQuery, "skiptoken") {
+			v, _ := url.ParseQuery(r.RawQuery)
+			firsts = append(firsts, v.Get("customPageSize"))
+		}
+	}
+	if want := []string{"800", "400", "200", "100"}; !slices.Equal(firsts, want) {
+		t.Errorf("first pages asked with sizes %v, want %v", firsts, want)
+	}
+	mkey, _ := staging.Layout{BasePath: env.cfg.S3BasePath}.ManifestKey("users", rec.RunID)
+	if _, err := store.Get(context.Background(), mkey); !errors.Is(err, staging.ErrNotFound) {
+		t.Errorf("manifest of a failed run: %v", err)
 	}
 }

@@ -154,7 +154,8 @@ type result struct {
 }
 
 // extract reads the data type's pages and stages them. A lost snapshot
-// starts the read over once.
+// starts the read over once; gateway timeouts on a later page start it
+// over with the smaller page size odata asks for, within maxRestarts.
 func (c *Connector) extract(ctx context.Context, hb *runstate.Heartbeat, f *fence, rec runstate.Record, log *slog.Logger) (*result, error) {
 	dt, ok := c.catalog.lookup(rec.DataType)
 	if !ok {
@@ -176,22 +177,40 @@ func (c *Connector) extract(ctx context.Context, hb *runstate.Heartbeat, f *fenc
 	if err != nil {
 		return nil, err
 	}
-	first, err := client.URL(q)
-	if err != nil {
-		return nil, err
-	}
+	// SF's count at the start, checked against the rows received: in every
+	// paging mode a count that moved means rows were likely lost or
+	// repeated, and the run fails as incomplete rather than pass for whole.
+	q.InlineCount = true
 	if q.Paging == odata.PagingSkip {
 		log.Warn("client-side $skip paging can lose or repeat rows; the run fails if the count changes")
-		q.InlineCount = true
 	}
 
 	written := 0 // the most pages a pass wrote
-	for pass := 1; ; pass++ {
+	snapshotRestarts, restarts := 0, 0
+	for {
+		first, err := client.URL(q)
+		if err != nil {
+			return nil, err
+		}
 		res, err := c.pass(ctx, hb, client, dt, q, rec, log)
 		written = max(written, len(res.pages))
-		if err != nil && pass == 1 && odata.KindOf(err) == odata.KindSnapshotLost && ctx.Err() == nil {
-			log.Warn("snapshot lost; reading again from the first page", "err", err)
-			continue
+		if err != nil && ctx.Err() == nil && restarts < maxRestarts {
+			// A restart reads from page 1 into the same attempt's pages,
+			// overwriting them, with a fresh snapshot and key set.
+			var re *odata.RestartError
+			switch {
+			case odata.KindOf(err) == odata.KindSnapshotLost && snapshotRestarts < 1:
+				snapshotRestarts++
+				restarts++
+				log.Warn("snapshot lost; reading again from the first page", "err", err)
+				continue
+			case errors.As(err, &re):
+				restarts++
+				log.Warn("gateway timeouts on a later page; reading again from the first page "+
+					"with a smaller page size", "page_size", re.PageSize, "err", err)
+				q.PageSize = re.PageSize
+				continue
+			}
 		}
 		if err != nil {
 			return res, err
@@ -207,6 +226,11 @@ func (c *Connector) extract(ctx context.Context, hb *runstate.Heartbeat, f *fenc
 		return res, nil
 	}
 }
+
+// maxRestarts bounds the reads from the first page a run may start over,
+// whatever the reason: one for a lost snapshot, the rest for smaller
+// pages after gateway timeouts.
+const maxRestarts = 3
 
 // pass reads every page once. Each page is transformed and deduplicated
 // here, in order, then uploaded by its own goroutine while the next page
