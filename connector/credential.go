@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/techwolf/sfconnector/sfauth"
@@ -38,6 +39,11 @@ var ErrBadCredential = errors.New("connector: unusable SF credential")
 // or, instead of privateKey and certificate, "pkcs12":"<base64>" and
 // "pkcs12Password":"..". Errors name the entry and the field at fault,
 // never a value.
+//
+// A tokenUrl must have SF_address's scheme and host (a port of 443 is the
+// same as none): the token request carries the signed assertion, so a
+// typing error or a tampered entry must not send it to another server.
+// Such an entry is refused with a [*ConfigError] naming both hosts.
 func LoadSFCredential(ctx context.Context, ks Keystore, name, sfAddress string) (sfauth.Credential, error) {
 	secret, err := ks.Secret(ctx, name)
 	if err != nil {
@@ -99,6 +105,9 @@ func LoadSFCredential(ctx context.Context, ks Keystore, name, sfAddress string) 
 	}
 	if cred.TokenURL == "" {
 		cred.TokenURL = strings.TrimSuffix(sfAddress, "/") + "/oauth/token"
+	} else if problem := tokenURLProblem(cred.TokenURL, sfAddress); problem != "" {
+		return sfauth.Credential{}, &ConfigError{Problems: []string{
+			fmt.Sprintf("SF_credential_name: entry %q: %s", name, problem)}}
 	}
 	if pem {
 		cred.Key, cred.Certificate, err = sfauth.LoadPEM([]byte(doc.PrivateKey), []byte(doc.Certificate))
@@ -122,4 +131,45 @@ func s3Keys(ctx context.Context, ks Keystore, cfg *TenantConfig) (access, secret
 		return "", "", err
 	}
 	return strings.TrimSpace(string(a)), strings.TrimSpace(string(s)), nil
+}
+
+// tokenURLProblem says why tokenURL may not receive the assertion for
+// sfAddress, or returns "" when it may: same scheme, same host, same port
+// once the scheme's default port is taken out.
+func tokenURLProblem(tokenURL, sfAddress string) string {
+	tu, err := url.Parse(tokenURL)
+	if err != nil || tu.Host == "" {
+		return "tokenUrl is not an absolute URL"
+	}
+	su, err := url.Parse(sfAddress)
+	if err != nil || su.Host == "" {
+		return "SF_address is not an absolute URL"
+	}
+	switch {
+	case tu.User != nil:
+		return "tokenUrl must not hold a user name or password"
+	case !strings.EqualFold(tu.Scheme, su.Scheme):
+		return fmt.Sprintf("tokenUrl scheme %q differs from SF_address scheme %q; the token must come from the SF server itself",
+			truncate(tu.Scheme, 16), truncate(su.Scheme, 16))
+	case normalHost(tu) != normalHost(su):
+		return fmt.Sprintf("tokenUrl host %q differs from SF_address host %q; the token must come from the SF server itself",
+			truncate(normalHost(tu), 100), truncate(normalHost(su), 100))
+	}
+	return ""
+}
+
+// normalHost returns u's host in lower case, with the scheme's default
+// port dropped, so that "api.example:443" and "API.example" compare equal.
+func normalHost(u *url.URL) string {
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	switch {
+	case port == "",
+		port == "443" && strings.EqualFold(u.Scheme, "https"),
+		port == "80" && strings.EqualFold(u.Scheme, "http"):
+		return host
+	}
+	return host + ":" + port
 }

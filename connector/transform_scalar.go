@@ -84,7 +84,7 @@ func (s *scanner) scalar(dst []byte, i int, f *field) ([]byte, int, error) {
 			return strconv.AppendInt(dst, v, 10), end, nil
 		}
 	case kindDouble:
-		if (!quoted || numberLen(raw) == len(raw)) && floatInRange(raw, f.bits) {
+		if (!quoted || (len(raw) > 0 && numberLen(raw) == len(raw))) && floatInRange(raw, f.bits) {
 			return append(dst, raw...), end, nil
 		}
 	}
