@@ -411,3 +411,36 @@ func TestRunGatewayRestartsAreBounded(t *testing.T) {
 		t.Errorf("manifest of a failed run: %v", err)
 	}
 }
+
+func TestServerPagingReportsAChangedSet(t *testing.T) {
+	// Case B01 with server-driven paging: a user who leaves mid-read
+	// makes the rows received differ from the count on the first page,
+	// and the run fails as incomplete, in server mode as with $skip.
+	env := startSim(t, sfsim.Options{Users: 30})
+	users, _ := DefaultCatalog().Lookup("users")
+	users.Paging, users.PageSize = "server", 10
+	cat, err := NewCatalog(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	c, _ := env.connector(t, Options{Catalog: cat, PagesInFlight: 1, Observer: ObserverFuncs{
+		OnPageWritten: func(PageEvent) {
+			once.Do(func() {
+				uri := env.sim.Records("User")[0]["__metadata"].(map[string]any)["uri"].(string)
+				env.sim.Delete("User", uri[strings.LastIndex(uri, "/")+1:])
+			})
+		},
+	}})
+
+	rec, err := c.Run(context.Background(), "users")
+	var re *RunError
+	var inc *odata.IncompleteError
+	if !errors.As(err, &re) || re.Kind != KindIncomplete || !errors.As(err, &inc) ||
+		inc.Expected != 30 || inc.Received != 29 || inc.Paging != odata.PagingServer {
+		t.Fatalf("err = %v, want a RunError of kind incomplete, 30 counted, 29 received", err)
+	}
+	if rec.Status != runstate.Failed || rec.Error.Kind != "incomplete" || rec.Manifest != "" {
+		t.Errorf("record %+v", rec)
+	}
+}
