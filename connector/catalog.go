@@ -84,11 +84,19 @@ type DataType struct {
 	// EntitySet is the OData entity set read, e.g. "EmpJob".
 	EntitySet string `json:"entitySet"`
 
-	// Select, Filter, Expand and OrderBy make the OData query. Filter is
-	// sent as written; build literals with odata's helpers.
-	Select  []string `json:"select,omitempty"`
-	Filter  string   `json:"filter,omitempty"`
-	Expand  []string `json:"expand,omitempty"`
+	// Select lists the properties the OData query asks for ($select);
+	// empty asks for all.
+	Select []string `json:"select,omitempty"`
+
+	// Filter is the query's $filter, sent as written; build literals
+	// with odata's helpers.
+	Filter string `json:"filter,omitempty"`
+
+	// Expand lists the navigation properties expanded inline ($expand).
+	Expand []string `json:"expand,omitempty"`
+
+	// OrderBy lists the sort order ($orderby), "property" or
+	// "property desc".
 	OrderBy []string `json:"orderBy,omitempty"`
 
 	// PageSize is customPageSize (or $top for skip paging); 0 means 500.
@@ -99,10 +107,14 @@ type DataType struct {
 	// changes while it is read; it is used only when asked for.
 	Paging string `json:"paging,omitempty"`
 
-	// FromDate and ToDate ("2006-01-02") ask an effective-dated entity
-	// for its history instead of the slice valid today.
+	// FromDate ("2006-01-02") asks an effective-dated entity for its
+	// history from that day instead of the slice valid today.
 	FromDate string `json:"fromDate,omitempty"`
-	ToDate   string `json:"toDate,omitempty"`
+
+	// ToDate ("2006-01-02") asks for that history up to that day; with
+	// FromDate it bounds the effective dates read, alone it reads all
+	// history until then.
+	ToDate string `json:"toDate,omitempty"`
 
 	// Key lists the properties that identify a record, effective date
 	// included; a record repeated within a run is staged once.
@@ -180,9 +192,11 @@ var ErrUnknownDataType = errors.New("connector: unknown data type")
 
 // CatalogError lists every problem found in a catalog.
 type CatalogError struct {
+	// Problems lists every problem, each naming the data type and field.
 	Problems []string
 }
 
+// Error lists the problems.
 func (e *CatalogError) Error() string {
 	return "connector: invalid catalog: " + strings.Join(e.Problems, "; ")
 }

@@ -29,14 +29,20 @@ type TenantConfig struct {
 	// credential (the JSON form described at [LoadSFCredential]).
 	SFCredentialName string `json:"SF_credential_name"`
 
-	// S3Bucket, S3Region and S3BasePath say where runs are staged.
-	S3Bucket   string `json:"S3_bucket"`
-	S3Region   string `json:"S3_region"`
+	// S3Bucket is the bucket runs are staged in.
+	S3Bucket string `json:"S3_bucket"`
+
+	// S3Region is the bucket's region, e.g. "eu-west-1".
+	S3Region string `json:"S3_region"`
+
+	// S3BasePath is the key prefix runs are staged under; it may be
+	// empty (see docs/layout.md for what it may hold).
 	S3BasePath string `json:"S3_base_path"`
 
-	// S3AccessKeyAlias and S3SecretKeyAlias name the keystore entries of
-	// the S3 access key id and secret key.
+	// S3AccessKeyAlias names the keystore entry of the S3 access key id.
 	S3AccessKeyAlias string `json:"S3_access_key_alias"`
+
+	// S3SecretKeyAlias names the keystore entry of the S3 secret key.
 	S3SecretKeyAlias string `json:"S3_secret_key_alias"`
 
 	// S3Endpoint is optional: an S3-compatible server's URL instead of
@@ -61,9 +67,11 @@ type ConfigOptions struct {
 // ConfigError lists every problem of a tenant config. Problems name the
 // field; none quotes a secret, as the config holds none.
 type ConfigError struct {
+	// Problems lists every problem, each starting with the field's name.
 	Problems []string
 }
 
+// Error lists the problems.
 func (e *ConfigError) Error() string {
 	return "connector: invalid tenant config: " + strings.Join(e.Problems, "; ")
 }

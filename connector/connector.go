@@ -75,9 +75,11 @@ type Options struct {
 	WorkerID string
 
 	// Lease is how long a claimed run stays this worker's without a
-	// heartbeat; 0 means 2m. Heartbeat is the renewal interval; 0 means
-	// Lease/4.
-	Lease     time.Duration
+	// heartbeat; 0 means 2m.
+	Lease time.Duration
+
+	// Heartbeat is how often the worker renews the lease of a run it
+	// holds; 0 means Lease/4.
 	Heartbeat time.Duration
 
 	// PagesInFlight bounds the pages encoded or uploading while the next

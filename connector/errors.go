@@ -66,15 +66,22 @@ const (
 
 // RunError is the error of a run that ended failed.
 type RunError struct {
+	// RunID and DataType name the run.
 	RunID, DataType string
-	Kind            ErrorKind
-	Err             error
+
+	// Kind classifies the failure; it is also in the failed state record.
+	Kind ErrorKind
+
+	// Err is the cause.
+	Err error
 }
 
+// Error names the run, its data type and the kind, then the cause.
 func (e *RunError) Error() string {
 	return fmt.Sprintf("connector: run %s of %s failed (%s): %v", e.RunID, e.DataType, e.Kind, e.Err)
 }
 
+// Unwrap returns the cause.
 func (e *RunError) Unwrap() error { return e.Err }
 
 // storageError marks a failure of the store.

@@ -15,6 +15,8 @@ import (
 // Keystore resolves a name or alias to secret bytes. Implementations are
 // safe for concurrent use and never put a secret in an error.
 type Keystore interface {
+	// Secret returns the bytes stored under name, or an error that
+	// wraps [ErrSecretNotFound] when there are none.
 	Secret(ctx context.Context, name string) ([]byte, error)
 }
 
@@ -25,16 +27,26 @@ var ErrSecretNotFound = errors.New("connector: secret not found")
 // SecretError reports a secret that could not be resolved. It names the
 // secret, never its value.
 type SecretError struct {
-	Name   string
-	Where  string // "environment variable X" or "directory D"
+	// Name is the secret's name or alias.
+	Name string
+
+	// Where says where it was looked for: "environment variable X" or
+	// "directory D".
+	Where string
+
+	// Reason says what went wrong, such as "not set" or "empty".
 	Reason string
-	Err    error
+
+	// Err is the cause, such as [ErrSecretNotFound]; it may be nil.
+	Err error
 }
 
+// Error names the secret, where it was looked for and why it failed.
 func (e *SecretError) Error() string {
 	return fmt.Sprintf("connector: secret %q (%s): %s", e.Name, e.Where, e.Reason)
 }
 
+// Unwrap returns the cause.
 func (e *SecretError) Unwrap() error { return e.Err }
 
 // maxSecretBytes bounds one secret; a PKCS#12 bundle is a few KiB.
@@ -106,6 +118,7 @@ func (k EnvKeystore) Secret(ctx context.Context, name string) ([]byte, error) {
 // Dir/n, as Kubernetes and most secret managers mount them. A trailing
 // newline is removed. Names cannot leave Dir.
 type DirKeystore struct {
+	// Dir is the directory; the secret named N is in the file Dir/N.
 	Dir string
 }
 
