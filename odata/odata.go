@@ -271,7 +271,7 @@ func (c *Client) URL(q Query) (string, error) {
 func (c *Client) Pages(ctx context.Context, q Query) iter.Seq2[*Page, error] {
 	return func(yield func(*Page, error) bool) {
 		if q.Paging == PagingSkip {
-			c.skipPages(ctx, q, 0, 0, yield)
+			c.skipPages(ctx, q, 0, 0, q.PageSize, yield)
 			return
 		}
 		first, err := c.queryURL(q, q.PageSize, 0, q.InlineCount)
@@ -285,8 +285,9 @@ func (c *Client) Pages(ctx context.Context, q Query) iter.Seq2[*Page, error] {
 
 // PagesFrom continues a read of q at a page's Next link, as a checkpoint
 // saved it, numbering pages from index. The link must belong to the
-// service root. In [PagingSkip] mode the link's $skip is where reading
-// resumes; the row-count check of the first page is not repeated. A
+// service root and name q's entity set. In [PagingSkip] mode the link's
+// $skip is where reading resumes, and a $top below q.PageSize is kept;
+// the row-count check of the first page is not repeated. A
 // snapshot or cursor expires 15 minutes after its last request: resuming
 // one later ends with [ErrSnapshotLost].
 func (c *Client) PagesFrom(ctx context.Context, q Query, next string, index int) iter.Seq2[*Page, error] {
@@ -306,12 +307,16 @@ func (c *Client) PagesFrom(ctx context.Context, q Query, next string, index int)
 		}
 		u, _ := url.Parse(link)
 		skip, err := strconv.Atoi(u.Query().Get("$skip"))
-		if err != nil || skip < 0 || skip%q.PageSize != 0 {
-			yield(nil, fmt.Errorf("%w: link has no $skip that is a multiple of %d", ErrInvalidQuery,
-				q.PageSize))
+		if err != nil || skip < 0 {
+			yield(nil, fmt.Errorf("%w: link has no $skip", ErrInvalidQuery))
 			return
 		}
-		c.skipPages(ctx, q, index, skip, yield)
+		// A $top lowered after gateway timeouts holds for the rest.
+		size := q.PageSize
+		if top, err := strconv.Atoi(u.Query().Get("$top")); err == nil && top > 0 && top < size {
+			size = top
+		}
+		c.skipPages(ctx, q, index, skip, size, yield)
 	}
 }
 
@@ -444,16 +449,15 @@ func (c *Client) halve(q Query, size *int) (string, bool) {
 	return u, true
 }
 
-// skipPages pages with $top and $skip, from the given page index and
-// offset. A full page's Next is the URL of the following offset.
-func (c *Client) skipPages(ctx context.Context, q Query, idx, skip int,
+// skipPages pages with $top and $skip, from the given page index, offset
+// and page size. A full page's Next is the URL of the following offset.
+func (c *Client) skipPages(ctx context.Context, q Query, idx, skip, size int,
 	yield func(*Page, error) bool) {
 	c.log(slog.LevelWarn, "odata: $top/$skip paging can miss or repeat rows when the "+
 		"set changes during the read; prefer paging=snapshot",
 		"entitySet", strings.TrimSpace(q.EntitySet))
 
 	expected, received := int64(-1), int64(0)
-	size := q.PageSize
 	for ; ; idx, skip = idx+1, skip+size {
 		link, err := c.queryURL(q, size, skip, q.InlineCount || skip == 0)
 		if err != nil {

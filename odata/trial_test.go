@@ -131,6 +131,19 @@ func TestB14SkipPagingHalvesTop(t *testing.T) {
 	if n := len(log.all()); n != 4 {
 		t.Errorf("%d requests: %v", n, log.all())
 	}
+
+	// A checkpoint after the halving resumes with the lowered $top.
+	var resumed []*Page
+	for p, err := range c.PagesFrom(context.Background(), Query{EntitySet: "User", OrderBy: []string{"userId"},
+		PageSize: 100, Paging: PagingSkip}, pages[1].Next, 2) {
+		if err != nil {
+			t.Fatalf("resume at %s: %v", pages[1].Next, err)
+		}
+		resumed = append(resumed, p)
+	}
+	if !reflect.DeepEqual(userIDs(resumed), ids(150, 10)) || resumed[0].Index != 2 {
+		t.Errorf("resumed rows %v", userIDs(resumed))
+	}
 }
 
 // A __next link to another entity set on the same service is refused
