@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/techwolf/sfconnector/examples/frontend/internal/authtest"
+	"github.com/techwolf/sfconnector/examples/internal/authtest"
 	"github.com/techwolf/sfconnector/examples/internal/tlsutil"
 	"github.com/techwolf/sfconnector/runstate"
 	"github.com/techwolf/sfconnector/staging"

@@ -17,7 +17,7 @@ import (
 
 	"github.com/techwolf/sfconnector/connector"
 	"github.com/techwolf/sfconnector/examples/frontend/internal/auth"
-	"github.com/techwolf/sfconnector/examples/frontend/internal/authtest"
+	"github.com/techwolf/sfconnector/examples/internal/authtest"
 	"github.com/techwolf/sfconnector/internal/sfsim"
 	"github.com/techwolf/sfconnector/runstate"
 	"github.com/techwolf/sfconnector/sfauth"

@@ -15,13 +15,31 @@
 // queued state records in the bucket are the queue, so workers on other
 // machines may take the runs and a restarted frontend resumes them.
 //
-// Run it against the simulator (see examples/sfsim) with a self-signed
-// certificate:
+// The tokens come from an OAuth 2 client-credentials issuer that the
+// caller and the frontend both trust: -issuer is its exact "iss" value,
+// -audience and -scope what its tokens must carry, and -jwks-url where its
+// signing keys are (found through OpenID discovery when left out). For
+// trying it out, examples/sfsim runs a development issuer beside the
+// simulator and prints this command and the curl commands that get a
+// token and POST a run:
 //
+//	go run ./examples/sfsim
 //	go run ./examples/frontend -self-signed -cert frontend.pem \
 //	    -config sfsim/tenant.json -keystore sfsim/keystore -ca sfsim/ca.pem \
-//	    -dir ./staged -issuer https://issuer.example -audience sfconnector \
-//	    -scope sfconnector.runs
+//	    -dir ./staged -issuer https://127.0.0.1:8444/issuer \
+//	    -audience sfconnector -scope sfconnector.runs \
+//	    -jwks-url https://127.0.0.1:8444/issuer/jwks.json
+//
+// A POST needs Content-Type: application/json; -self-signed writes the
+// certificate to -cert for the client to trust (curl --cacert
+// frontend.pem).
+//
+// -ca adds a CA certificate to trust for SuccessFactors, S3 and the
+// issuer; give it more than once, or a comma-separated list, when they
+// have different private CAs. -timeout (default 10m) bounds each request
+// to SuccessFactors; a request without an answer by then fails its run
+// without a retry (see examples/run). With -dir the tenant config needs
+// only the SF fields and S3_base_path.
 //
 // On SIGINT or SIGTERM the service stops accepting connections, finishes
 // the requests in flight (for up to -shutdown-grace) and then stops its

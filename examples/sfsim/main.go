@@ -16,6 +16,16 @@
 //
 //	go run ./examples/run -config sfsim/tenant.json -keystore sfsim/keystore \
 //	    -ca sfsim/ca.pem -dir ./staged -datatype users
+//	go run ./examples/ingest -dir ./staged -base-path sfsim -datatype users | head
+//
+// The same server is also a development OAuth 2 issuer for
+// examples/frontend, under /issuer: a JWKS at /issuer/jwks.json and a
+// client-credentials token endpoint at /issuer/oauth/token, which gives
+// the client "dev-client" (its secret is generated at each start and
+// printed) RS256 tokens with iss, aud (-audience), scope (-scope) and a
+// five-minute exp. The printed frontend command trusts it through the same
+// -ca, and the printed curl commands get a token and POST a run with it.
+// A real deployment uses its own identity provider instead.
 //
 // -faults makes requests fail, for watching retries: a comma-separated list
 // of kind:times, where kind is an HTTP status (429 comes with Retry-After:
@@ -35,6 +45,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -47,12 +58,14 @@ import (
 	"time"
 
 	"github.com/techwolf/sfconnector/connector"
+	"github.com/techwolf/sfconnector/examples/internal/authtest"
 	"github.com/techwolf/sfconnector/examples/internal/tlsutil"
 	"github.com/techwolf/sfconnector/internal/sfsim"
 )
 
 type config struct {
 	addr, out, dump string
+	audience, scope string // of the development issuer's tokens
 	sim             sfsim.Options
 	faults          []sfsim.Fault
 	s3              s3Settings
@@ -74,6 +87,8 @@ func main() {
 	flag.IntVar(&cfg.sim.PageSize, "page-size", 1000, "server page size, at most 1000")
 	flag.DurationVar(&cfg.sim.Latency, "latency", 0, "latency added to every OData response")
 	flag.StringVar(&faults, "faults", "", "faults to inject, e.g. 503:3,429:2,reset:1")
+	flag.StringVar(&cfg.audience, "audience", "sfconnector", "audience (aud) of the development issuer's tokens")
+	flag.StringVar(&cfg.scope, "scope", "sfconnector.runs", "scope of the development issuer's tokens")
 	flag.StringVar(&cfg.s3.bucket, "s3-bucket", "placeholder-bucket", "S3_bucket of tenant.json")
 	flag.StringVar(&cfg.s3.region, "s3-region", "eu-west-1", "S3_region of tenant.json")
 	flag.StringVar(&cfg.s3.basePath, "s3-base-path", "sfsim", "S3_base_path of tenant.json")
@@ -122,16 +137,19 @@ func run(cfg config, log *slog.Logger) error {
 	if err := writeSetup(cfg, base, certPEM, sim.NewCredential(base)); err != nil {
 		return err
 	}
-
+	issuer, err := authtest.NewDevIssuer(base+issuerPath, cfg.audience, cfg.scope)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           sim.Handler(),
+		Handler:           handler(sim, issuer),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.ServeTLS(ln, "", "") }()
-	printUsage(cfg, base)
+	printUsage(os.Stdout, cfg, base, issuer)
 	log.Info("serving", "url", base, "users", cfg.sim.Users, "faults", len(cfg.faults))
 
 	select {
@@ -226,22 +244,52 @@ func dump(sim *sfsim.Server, dir string) error {
 	return nil
 }
 
-func printUsage(cfg config, base string) {
+// issuerPath is where the development issuer is served on the simulator's
+// server; the simulator's own paths are /oauth/token and /odata/v2.
+const issuerPath = "/issuer"
+
+// handler serves the simulator, and the issuer under issuerPath.
+func handler(sim *sfsim.Server, iss *authtest.Issuer) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(issuerPath+"/", http.StripPrefix(issuerPath, iss.Handler()))
+	mux.Handle("/", sim.Handler())
+	return mux
+}
+
+// frontendAddr is examples/frontend's default -addr.
+const frontendAddr = "127.0.0.1:8443"
+
+func printUsage(w io.Writer, cfg config, base string, iss *authtest.Issuer) {
 	p := func(name string) string { return filepath.Join(cfg.out, name) }
-	fmt.Printf(`SuccessFactors simulator at %s
-  trust:       %s
-  tenant:      %s
-  keystore:    %s
+	basePath := cfg.s3.basePath
+	if basePath == "" {
+		basePath = `""`
+	}
+	fmt.Fprintf(w, `SuccessFactors simulator at %[1]s
+  trust:       %[2]s
+  tenant:      %[3]s
+  keystore:    %[4]s
 
-One run, staged in ./staged:
-  go run ./examples/run -config %s -keystore %s -ca %s -dir ./staged -datatype users
+One run, staged in ./staged, and its records read back:
+  go run ./examples/run -config %[3]s -keystore %[4]s -ca %[2]s -dir ./staged -datatype users
+  go run ./examples/ingest -dir ./staged -base-path %[5]s -datatype users | head
 
-The frontend in front of it:
-  go run ./examples/frontend -self-signed -config %s -keystore %s -ca %s -dir ./staged \
-      -issuer ISSUER -audience AUDIENCE
-`, base, p("ca.pem"), p("tenant.json"), p("keystore"),
-		p("tenant.json"), p("keystore"), p("ca.pem"),
-		p("tenant.json"), p("keystore"), p("ca.pem"))
+The frontend in front of it, trusting the development issuer at %[6]s:
+  go run ./examples/frontend -self-signed -cert frontend.pem \
+      -config %[3]s -keystore %[4]s -ca %[2]s -dir ./staged \
+      -issuer %[6]s -audience %[7]s -scope %[8]s \
+      -jwks-url %[9]s
+
+A token (client %[10]s, valid for 5 minutes), then a run through the frontend:
+  TOKEN=$(curl -sS --cacert %[2]s -u '%[10]s:%[11]s' \
+      -d grant_type=client_credentials %[12]s \
+      | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+  curl -sS --cacert frontend.pem -H "Authorization: Bearer $TOKEN" \
+      -H 'Content-Type: application/json' -d '{"dataType":"users"}' \
+      https://%[13]s/v1/runs
+`, base, p("ca.pem"), p("tenant.json"), p("keystore"), basePath,
+		iss.Issuer(), cfg.audience, cfg.scope, iss.JWKSURL(),
+		iss.ClientID, iss.ClientSecret, iss.TokenURL(), frontendAddr)
 }
 
 // parseFaults reads kind:times pairs; see the package comment.

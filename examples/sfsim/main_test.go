@@ -2,11 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/techwolf/sfconnector/connector"
+	"github.com/techwolf/sfconnector/examples/internal/authtest"
 	"github.com/techwolf/sfconnector/internal/sfsim"
 )
 
@@ -93,5 +103,137 @@ func TestRefusesNonLoopback(t *testing.T) {
 		if err := run(config{addr: addr, out: t.TempDir()}, nil); err == nil {
 			t.Errorf("run accepted %s", addr)
 		}
+	}
+}
+
+// The development issuer on the simulator's server hands the generated
+// client a token the frontend accepts: RS256, signed by a key of its JWKS,
+// with this issuer, the audience, the scope and an expiry.
+func TestDevIssuer(t *testing.T) {
+	sim := sfsim.New(sfsim.Options{Users: 10})
+	srv := httptest.NewUnstartedServer(nil)
+	base := "https://" + srv.Listener.Addr().String()
+	iss, err := authtest.NewDevIssuer(base+issuerPath, "sfconnector", "sfconnector.runs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = handler(sim, iss)
+	srv.StartTLS()
+	defer srv.Close()
+	client := srv.Client()
+
+	token := func(id, secret string) (*http.Response, map[string]any) {
+		t.Helper()
+		req, err := http.NewRequest("POST", iss.TokenURL(), strings.NewReader("grant_type=client_credentials"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(id, secret)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		return resp, body
+	}
+	if resp, _ := token(iss.ClientID, "wrong-"+iss.ClientSecret); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong secret: status %d, want 401", resp.StatusCode)
+	}
+	resp, body := token(iss.ClientID, iss.ClientSecret)
+	raw, _ := body["access_token"].(string)
+	if resp.StatusCode != http.StatusOK || raw == "" {
+		t.Fatalf("token: status %d, body %v", resp.StatusCode, body)
+	}
+	if len(iss.ClientSecret) < 32 {
+		t.Errorf("client secret of %d characters", len(iss.ClientSecret))
+	}
+
+	// The key set, found through the discovery document under the issuer.
+	var disc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	getJSON(t, client, iss.Issuer()+"/.well-known/openid-configuration", &disc)
+	if disc.Issuer != base+"/issuer" || disc.JWKSURI != iss.JWKSURL() {
+		t.Fatalf("discovery %+v", disc)
+	}
+	var set struct {
+		Keys []struct{ Kty, Kid, N, E string } `json:"keys"`
+	}
+	getJSON(t, client, disc.JWKSURI, &set)
+	keys := map[string]*rsa.PublicKey{}
+	for _, k := range set.Keys {
+		if k.Kty != "RSA" {
+			continue
+		}
+		n, err1 := base64.RawURLEncoding.DecodeString(k.N)
+		e, err2 := base64.RawURLEncoding.DecodeString(k.E)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("JWK %s: %v %v", k.Kid, err1, err2)
+		}
+		keys[k.Kid] = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+	}
+	claims := jwt.MapClaims{}
+	_, err = jwt.ParseWithClaims(raw, claims, func(tok *jwt.Token) (any, error) {
+		kid, _ := tok.Header["kid"].(string)
+		if k, ok := keys[kid]; ok {
+			return k, nil
+		}
+		return nil, fmt.Errorf("no key %q", kid)
+	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(base+"/issuer"),
+		jwt.WithAudience("sfconnector"), jwt.WithExpirationRequired())
+	if err != nil {
+		t.Fatalf("token does not verify: %v", err)
+	}
+	if claims["scope"] != "sfconnector.runs" {
+		t.Errorf("scope %v", claims["scope"])
+	}
+
+	// The simulator is still served beside it.
+	resp, err = client.Get(base + "/odata/v2/User")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("simulator without a token: status %d, want 401", resp.StatusCode)
+	}
+
+	// The printed commands name this issuer and the generated client.
+	var out strings.Builder
+	printUsage(&out, config{out: "sfsim", audience: "sfconnector", scope: "sfconnector.runs",
+		s3: s3Settings{basePath: "sfsim"}}, base, iss)
+	for _, want := range []string{
+		"-issuer " + base + "/issuer -audience sfconnector -scope sfconnector.runs",
+		"-jwks-url " + base + "/issuer/jwks.json",
+		"-ca sfsim/ca.pem",
+		"'" + iss.ClientID + ":" + iss.ClientSecret + "'",
+		"-d grant_type=client_credentials " + base + "/issuer/oauth/token",
+		"-H 'Content-Type: application/json' -d '{\"dataType\":\"users\"}'",
+		"-base-path sfsim -datatype users",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func getJSON(t *testing.T, c *http.Client, url string, v any) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: status %d", url, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
 	}
 }

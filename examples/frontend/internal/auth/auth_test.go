@@ -18,7 +18,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/techwolf/sfconnector/examples/frontend/internal/auth"
-	"github.com/techwolf/sfconnector/examples/frontend/internal/authtest"
+	"github.com/techwolf/sfconnector/examples/internal/authtest"
 )
 
 const (

@@ -7,7 +7,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/techwolf/sfconnector/examples/frontend/internal/auth"
-	"github.com/techwolf/sfconnector/examples/frontend/internal/authtest"
+	"github.com/techwolf/sfconnector/examples/internal/authtest"
 )
 
 // A validator in front of a handler: the issuer's key set is fetched over

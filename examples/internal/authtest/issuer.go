@@ -1,7 +1,11 @@
-// Package authtest runs an OAuth 2 authorization server for tests of the
-// frontend: it serves a JSON Web Key Set over HTTPS, signs tokens with RSA
+// Package authtest runs an OAuth 2 authorization server for tests and local
+// use of the frontend: it serves a JSON Web Key Set, signs tokens with RSA
 // and EC keys, answers the client-credentials grant at /oauth/token, and
 // publishes an OpenID Connect discovery document.
+//
+// [NewIssuer] starts one on its own HTTPS test server. [NewDevIssuer] makes
+// one with a random client secret whose [Issuer.Handler] the caller serves
+// at a URL of its choosing, as examples/sfsim does beside the simulator.
 package authtest
 
 import (
@@ -9,6 +13,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/subtle"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -17,6 +22,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,9 +30,14 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Issuer is a running test authorization server. Close stops it.
+// Issuer is a test authorization server. One from [NewIssuer] runs on its
+// embedded test server, which Close stops; one from [NewDevIssuer] has no
+// server of its own.
 type Issuer struct {
 	*httptest.Server
+
+	url     string // the "iss" value and base of the endpoints
+	handler http.Handler
 
 	// Audience and Scope go into tokens from the token endpoint.
 	Audience, Scope string
@@ -42,8 +53,40 @@ type Issuer struct {
 	jwksHits  atomic.Int64
 }
 
-// NewIssuer starts an issuer publishing one RSA and one EC key.
+// NewIssuer starts an issuer publishing one RSA and one EC key, on its own
+// HTTPS test server, with a fixed client for tests.
 func NewIssuer(audience, scope string) (*Issuer, error) {
+	iss, err := newIssuer(audience, scope)
+	if err != nil {
+		return nil, err
+	}
+	iss.ClientID, iss.ClientSecret = "ingest-client", "s3cret-for-tests"
+	iss.Server = httptest.NewTLSServer(iss.handler)
+	iss.url = iss.Server.URL
+	return iss, nil
+}
+
+// NewDevIssuer makes an issuer whose URL (its "iss" value) is url, with
+// the client "dev-client" and a random client secret, for trying the
+// frontend on one's own machine. The caller serves [Issuer.Handler] so
+// that its paths (/jwks.json, /oauth/token,
+// /.well-known/openid-configuration) are found under url, for example
+// with http.StripPrefix.
+func NewDevIssuer(url, audience, scope string) (*Issuer, error) {
+	iss, err := newIssuer(audience, scope)
+	if err != nil {
+		return nil, err
+	}
+	secret := make([]byte, 24)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	iss.ClientID, iss.ClientSecret = "dev-client", b64(secret)
+	iss.url = strings.TrimSuffix(url, "/")
+	return iss, nil
+}
+
+func newIssuer(audience, scope string) (*Issuer, error) {
 	rk, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
@@ -54,7 +97,6 @@ func NewIssuer(audience, scope string) (*Issuer, error) {
 	}
 	iss := &Issuer{
 		Audience: audience, Scope: scope,
-		ClientID: "ingest-client", ClientSecret: "s3cret-for-tests",
 		rsaKey: rk, ecKey: ek,
 		rsaKid: "rsa-1", published: []string{"rsa-1", "ec-1"},
 	}
@@ -62,18 +104,22 @@ func NewIssuer(audience, scope string) (*Issuer, error) {
 	mux.HandleFunc("GET /jwks.json", iss.serveJWKS)
 	mux.HandleFunc("POST /oauth/token", iss.serveToken)
 	mux.HandleFunc("GET /.well-known/openid-configuration", iss.serveDiscovery)
-	iss.Server = httptest.NewTLSServer(mux)
+	iss.handler = mux
 	return iss, nil
 }
 
-// URL of the issuer, which is also the "iss" claim of its tokens.
-func (i *Issuer) Issuer() string { return i.Server.URL }
+// Handler serves the issuer's endpoints, with paths relative to its URL.
+func (i *Issuer) Handler() http.Handler { return i.handler }
+
+// Issuer returns the issuer's URL, which is also the "iss" claim of its
+// tokens.
+func (i *Issuer) Issuer() string { return i.url }
 
 // JWKSURL is where the key set is served.
-func (i *Issuer) JWKSURL() string { return i.Server.URL + "/jwks.json" }
+func (i *Issuer) JWKSURL() string { return i.url + "/jwks.json" }
 
 // TokenURL is the client-credentials endpoint.
-func (i *Issuer) TokenURL() string { return i.Server.URL + "/oauth/token" }
+func (i *Issuer) TokenURL() string { return i.url + "/oauth/token" }
 
 // JWKSFetches counts requests for the key set.
 func (i *Issuer) JWKSFetches() int64 { return i.jwksHits.Load() }
@@ -195,7 +241,8 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": "unsupported_grant_type"})
 		return
 	}
-	if id != i.ClientID || secret != i.ClientSecret {
+	if subtle.ConstantTimeCompare([]byte(id), []byte(i.ClientID)) != 1 ||
+		subtle.ConstantTimeCompare([]byte(secret), []byte(i.ClientSecret)) != 1 {
 		w.WriteHeader(http.StatusUnauthorized)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client"})
 		return
