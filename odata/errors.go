@@ -244,12 +244,14 @@ func responseError(resp *http.Response, reqURL string) *Error {
 }
 
 // parseErrorBody fills Code, Message, CorrelationID or Snippet from an
-// error body, choosing the parser by Content-Type: gateways send HTML.
+// error body, choosing the parser by Content-Type (gateways send HTML),
+// except that a body opening a JSON object is read as SF's envelope
+// whatever its label, as 2xx bodies are.
 func parseErrorBody(e *Error, contentType string, body []byte) {
 	mt, _, _ := mime.ParseMediaType(contentType)
 	trimmed := bytes.TrimSpace(body)
 	switch {
-	case isJSONType(mt) || (mt == "" && bytes.HasPrefix(trimmed, []byte("{"))):
+	case isJSONType(mt) || bytes.HasPrefix(trimmed, []byte("{")):
 		var env struct {
 			Error struct {
 				Code    string `json:"code"`

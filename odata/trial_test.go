@@ -276,6 +276,11 @@ func TestMislabelledJSONBody(t *testing.T) {
 		"/odata/v2/User?$format=json": typed("text/plain", "\n"+`{"d":{"results":[{"userId":"u1"}],`+
 			`"__next":"/odata/v2/User?$skiptoken=2"}}`),
 		"/odata/v2/User?$skiptoken=2": typed("text/html", "<!DOCTYPE html><html>Maintenance</html>"),
+		"/odata/v2/User('e')?$format=json": func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":{"code":"COE_PROPERTY_NOT_FOUND","message":{"lang":"en-US","value":"[COE0021]Invalid property names: User/x."}}}`))
+		},
 	}
 	c, log, _ := sfServer(t, f.handle, nil)
 	ctx := context.Background()
@@ -297,6 +302,12 @@ func TestMislabelledJSONBody(t *testing.T) {
 	}
 	if n := log.count("/odata/v2/User('h')?$format=json"); n != fastRetry.MaxAttempts {
 		t.Errorf("HTML entity requested %d times, want %d", n, fastRetry.MaxAttempts)
+	}
+
+	// An error envelope labelled text/plain is read as one.
+	_, err = c.Entity(ctx, Query{EntitySet: "User"}, KeyPart{Value: String("e")})
+	if !errors.As(err, &e) || e.Code != "COE_PROPERTY_NOT_FOUND" || e.Kind != KindFatal || e.Attempts != 1 {
+		t.Errorf("mislabelled error envelope: %v", err)
 	}
 
 	pages, err := collect(t, c, Query{EntitySet: "User"})
