@@ -27,8 +27,13 @@
 // ends in state failed with an [ErrorKind] an operator can act on.
 //
 // When SF drops a snapshot mid-read, the run starts over from the first
-// page once; the pages of the lost pass are replaced, and the manifest
-// lists only the complete pass.
+// page once; when a later page keeps timing out at SF's gateway (502,
+// 504), it starts over with half the page size, since SF fixes the size
+// with the first request. A run starts over at most three times in all.
+// The pages of an abandoned pass are replaced, and the manifest lists
+// only the complete pass. Every query asks for $inlinecount, and a run
+// whose rows differ from the count on the first page fails as
+// [KindIncomplete].
 //
 // # Several machines
 //

@@ -26,7 +26,8 @@ const (
 	KindThrottled ErrorKind = "sf_throttled"
 
 	// KindUnavailable: SF answered 5xx, timed out or cut the connection
-	// beyond the retry budget. Run later.
+	// beyond the retry budget, or a page kept timing out at the gateway
+	// after the run restarted with smaller pages. Run later.
 	KindUnavailable ErrorKind = "sf_unavailable"
 
 	// KindBadRequest: SF refused the query (400, 404): the catalog entry
@@ -45,8 +46,9 @@ const (
 	// once already. Run again, with fewer concurrent reads of the entity.
 	KindSnapshotLost ErrorKind = "snapshot_lost"
 
-	// KindIncomplete: client-side paging saw the row count change during
-	// the read, so rows were likely lost or repeated.
+	// KindIncomplete: the rows received differ from SF's count on the
+	// first page (every query asks for $inlinecount), so the set changed
+	// during the read and rows were likely lost or repeated. Run again.
 	KindIncomplete ErrorKind = "incomplete"
 
 	// KindStorage: the store refused or failed a write or read, or was

@@ -122,8 +122,9 @@ type Options struct {
 	// Retry bounds retries of transient failures.
 	Retry RetryPolicy
 
-	// Logger receives warnings ($top/$skip paging, a lowered page size)
-	// and one record per retry. nil: silent.
+	// Logger receives warnings ($top/$skip paging, a __next link that
+	// carries $skip, a lowered page size, a restart) and one record per
+	// retry. nil: silent.
 	Logger *slog.Logger
 
 	// OnRetry is called before each retry. nil: none.
