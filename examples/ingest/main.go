@@ -69,6 +69,10 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Asking for SIGPIPE turns a write to a closed stdout (ingest ... |
+	// head) into an EPIPE error, which run treats as the reader having
+	// had enough, instead of the signal ending the program.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	if err := run(ctx, source{*dir, *config, *keystore, *basePath, *insecure}, *dataType, *runID, *wait, *poll); err != nil {
 		fmt.Fprintln(os.Stderr, "ingest:", err)
 		os.Exit(1)
@@ -106,18 +110,27 @@ func run(ctx context.Context, src source, dataType, runID string, wait, poll tim
 		}
 		out.Write(record)
 		if err := out.WriteByte('\n'); err != nil {
-			return err // stdout is gone: stop rather than read on
+			return quietEPIPE(err) // stdout is gone: stop rather than read on
 		}
 		n++
 	}
 	if err := out.Flush(); err != nil {
-		return err
+		return quietEPIPE(err)
 	}
 	if n != rec.Records {
 		return fmt.Errorf("run %s: read %d records, its state record says %d", rec.RunID, n, rec.Records)
 	}
 	fmt.Fprintf(os.Stderr, "ingest: %d records written\n", n)
 	return nil
+}
+
+// quietEPIPE drops a broken-pipe error: whoever reads stdout stopped
+// reading, which is not a failure of ingest.
+func quietEPIPE(err error) error {
+	if errors.Is(err, syscall.EPIPE) {
+		return nil
+	}
+	return err
 }
 
 // errNoRuns says there is no done run of a data type, and none queued or
