@@ -3,6 +3,7 @@ package connector
 import (
 	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -172,6 +173,22 @@ func TestTransformRecordSizeLimit(t *testing.T) {
 	line, _, err := tr.Append(nil, rec)
 	if err != nil || len(line) != staging.MaxRecordBytes {
 		t.Fatalf("record at the limit: %d bytes, err %v", len(line), err)
+	}
+	// The reader takes what the writer staged: the limits agree.
+	enc := staging.NewPageEncoder()
+	if err := enc.WriteRecord(line); err != nil {
+		t.Fatal(err)
+	}
+	data, n, sha, err := enc.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := staging.OpenPage(bytes.NewReader(data), staging.PageEntry{Key: "p", Records: n, Bytes: int64(len(data)), SHA256: sha})
+	if got, err := pr.Next(); err != nil || len(got) != staging.MaxRecordBytes {
+		t.Fatalf("reading the record back: %d bytes, err %v", len(got), err)
+	}
+	if _, err := pr.Next(); err != io.EOF {
+		t.Fatalf("after the record: %v, want io.EOF", err)
 	}
 	// One byte more is refused, without quoting the record.
 	rec = []byte(head + strings.Repeat("x", fill+1) + tail)
