@@ -38,8 +38,11 @@ const (
 	// another host, a body over the size limit, a paging loop.
 	KindBadResponse ErrorKind = "sf_bad_response"
 
-	// KindBadData: a record could not be staged, such as a date property
-	// holding something that is not a date.
+	// KindBadData: a record could not be staged: a value that does not
+	// fit its property's EDM type (a date that is not a date, "abc" for
+	// an Edm.Int64), a key property missing or null, or a staged line
+	// longer than the reader accepts. The message names the page, the
+	// record's index on it and the property.
 	KindBadData ErrorKind = "sf_bad_data"
 
 	// KindSnapshotLost: SF dropped the snapshot twice; the run restarted
