@@ -3,6 +3,7 @@ package odata
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -110,11 +111,19 @@ func FuzzNextLink(f *testing.F) {
 		"https://api.example-sf.test%2F@evil.test/",
 		"HTTPS://API.EXAMPLE-SF.TEST./x",
 		"https://[::1]:443/x",
+		"/odata/v2/Other?$skiptoken=x",
+		"https://api.example-sf.test/odata/v2/User/./?$skiptoken=x",
+		"Other?$skiptoken=x",
+		"/odata/v2/User%2F..%2FOther?$skiptoken=x",
 	} {
 		f.Add(s)
 	}
 	root, _ := url.Parse("https://api.example-sf.test/odata/v2")
 	base := "https://api.example-sf.test/odata/v2/User?$format=json"
+	c, err := NewClient(root.String()+"/", nil, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, link string) {
 		got, err := resolveLink(root, base, link)
 		if err != nil {
@@ -135,6 +144,19 @@ func FuzzNextLink(f *testing.F) {
 		}
 		if ref, _ := url.Parse(link); ref.IsAbs() && got != link {
 			t.Fatalf("absolute link %q rewritten to %q", link, got)
+		}
+
+		// A link the pager follows also names the query's entity set.
+		next, err := c.resolveNext(Query{EntitySet: "User"}, base, link)
+		if err != nil {
+			if !errors.Is(err, ErrUnsafeLink) {
+				t.Fatalf("%q: error %v", link, err)
+			}
+			return
+		}
+		n, _ := url.Parse(next)
+		if p := strings.TrimSuffix(n.Path, "/"); p != "/odata/v2/User" {
+			t.Fatalf("%q: followed to path %q", link, n.Path)
 		}
 	})
 }

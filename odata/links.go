@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"path"
 	"strings"
 )
 
@@ -106,18 +105,15 @@ func (c *Client) resolveNext(q Query, base, link string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: unparsable __next link %q", ErrUnsafeLink, clip(link))
 	}
-	want := cleanPath(c.root.Path + "/" + set)
-	if got := cleanPath(u.Path); got != want {
+	// The path is compared as the server will read it: dot segments in a
+	// relative link are resolved above, those in an absolute one are
+	// sent as they are and refused here.
+	want := c.root.Path + "/" + set
+	if got := u.Path; got != want && got != want+"/" {
 		return "", fmt.Errorf("%w: __next link path %q is not the entity set's %q", ErrUnsafeLink,
 			clip(got), want)
 	}
 	return resolved, nil
-}
-
-// cleanPath normalises a URL path for comparison: no doubled or trailing
-// slashes, no dot segments.
-func cleanPath(p string) string {
-	return path.Clean("/" + p)
 }
 
 // sameOrigin refuses a URL whose scheme, host or port differs from the

@@ -161,6 +161,7 @@ func TestNextLinkToOtherEntitySetRefused(t *testing.T) {
 		{"entity path", "/odata/v2/User('x')?$skiptoken=x", false},
 		{"other root", "/odata/v4/User?$skiptoken=x", false},
 		{"dot segments out", "/odata/v2/User/../Other?$skiptoken=x", false},
+		{"dot segments, absolute", "https://api.example-sf.test/odata/v2/Other/../User?$skiptoken=x", false},
 		{"same set, relative to the page", "User?$skiptoken=x", true},
 		{"same set, absolute path", "/odata/v2/User?$skiptoken=x", true},
 		{"same set, default port", "https://api.example-sf.test:443/odata/v2/User?$skiptoken=x", true},
