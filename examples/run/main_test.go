@@ -117,6 +117,24 @@ func TestRunLocalNeedsOnlySFFields(t *testing.T) {
 	}
 }
 
+// A page slower than the old fixed client limit but within -timeout is
+// served; the same page under a shorter -timeout fails the run without
+// retries.
+func TestRunSlowPageWithinTimeout(t *testing.T) {
+	sim := sfsim.New(sfsim.Options{Users: 10})
+	o := simTenant(t, sim, sim.Handler())
+	sim.Inject(sfsim.Fault{Kind: sfsim.FaultSlow, Delay: 700 * time.Millisecond, Page: sfsim.AnyPage, Times: 1})
+	o.timeout = 5 * time.Second
+	if err := run(t.Context(), o); err != nil {
+		t.Fatalf("slow page within -timeout: %v", err)
+	}
+	sim.Inject(sfsim.Fault{Kind: sfsim.FaultSlow, Delay: 1500 * time.Millisecond, Page: sfsim.AnyPage, Times: 1})
+	o.timeout = 600 * time.Millisecond
+	if err := run(t.Context(), o); err == nil || !strings.Contains(err.Error(), "no answer within 600ms") {
+		t.Fatalf("slow page past -timeout: %v", err)
+	}
+}
+
 // A server that never answers fails the run after one -timeout, not after
 // a retry of it.
 func TestRunTimeoutWithoutAnswer(t *testing.T) {
@@ -129,17 +147,17 @@ func TestRunTimeoutWithoutAnswer(t *testing.T) {
 		sim.Handler().ServeHTTP(w, r)
 	})
 	o := simTenant(t, sim, silent)
-	o.timeout = 300 * time.Millisecond
+	o.timeout = 600 * time.Millisecond
 	start := time.Now()
 	err := run(t.Context(), o)
 	took := time.Since(start)
-	if err == nil || !strings.Contains(err.Error(), "no answer within 300ms") {
-		t.Fatalf("err = %v, want no answer within 300ms", err)
+	if err == nil || !strings.Contains(err.Error(), "no answer within 600ms") {
+		t.Fatalf("err = %v, want no answer within 600ms", err)
 	}
-	if took < 300*time.Millisecond || took > 5*time.Second {
-		t.Errorf("failed after %v; want one -timeout of 300ms, without retries", took)
+	// One -timeout, not five (the OData client's attempts).
+	if took < 600*time.Millisecond || took > 2400*time.Millisecond {
+		t.Errorf("failed after %v; want one -timeout of 600ms, without retries", took)
 	}
-	t.Logf("%v after %v", err, took)
 	if strings.Contains(err.Error(), "attempts") {
 		t.Errorf("the silent request was retried: %v", err)
 	}

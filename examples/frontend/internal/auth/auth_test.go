@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -373,5 +374,57 @@ func TestDiscoverJWKS(t *testing.T) {
 	}
 	if _, err := auth.DiscoverJWKS(ctx, iss.Client(), "http://127.0.0.1:1"); err == nil {
 		t.Fatal("accepted a plain-HTTP issuer")
+	}
+}
+
+// A development issuer served under a path, as examples/sfsim serves one:
+// discovery under the issuer's path finds its key set, and a token from its
+// client-credentials endpoint validates.
+func TestDevIssuerUnderPath(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	base := "https://" + srv.Listener.Addr().String()
+	iss, err := authtest.NewDevIssuer(base+"/issuer", audience, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/issuer/", http.StripPrefix("/issuer", iss.Handler()))
+	srv.Config.Handler = mux
+	srv.StartTLS()
+	defer srv.Close()
+	ctx := context.Background()
+
+	jwksURL, err := auth.DiscoverJWKS(ctx, srv.Client(), iss.Issuer())
+	if err != nil || jwksURL != base+"/issuer/jwks.json" {
+		t.Fatalf("DiscoverJWKS = %q, %v", jwksURL, err)
+	}
+	keys, err := auth.NewKeySet(jwksURL, &auth.KeySetOptions{HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := auth.NewValidator(auth.Config{Issuer: iss.Issuer(), Audience: audience, Scope: scope, Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	req, err := http.NewRequest("POST", iss.TokenURL(), strings.NewReader("grant_type=client_credentials"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(iss.ClientID, iss.ClientSecret)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("token response %d: %v", resp.StatusCode, err)
+	}
+	if _, err := v.Validate(ctx, tok.AccessToken); err != nil {
+		t.Fatalf("dev issuer's token refused: %v", err)
 	}
 }
