@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/techwolf/sfconnector/internal/sfsim"
+	"github.com/techwolf/sfconnector/runstate"
 	"github.com/techwolf/sfconnector/staging"
 )
 
@@ -121,4 +122,31 @@ func TestMissingSecretLeavesNoState(t *testing.T) {
 func quoteJSON(b []byte) string {
 	s := strings.ReplaceAll(string(b), "\n", `\n`)
 	return `"` + s + `"`
+}
+
+// A host that brings its own store needs no bucket in the tenant config.
+func TestNewFromTenantWithStoreNeedsNoS3Fields(t *testing.T) {
+	env := startSim(t, sfsim.Options{Users: 10})
+	store, err := staging.NewDirStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	cfg := *env.cfg
+	cfg.S3Bucket, cfg.S3Region, cfg.S3AccessKeyAlias, cfg.S3SecretKeyAlias = "", "", "", ""
+
+	c, err := NewFromTenant(context.Background(), &cfg, env.keystore, &Options{Store: store, HTTPClient: env.srv.Client()})
+	if err != nil {
+		t.Fatalf("NewFromTenant with a store: %v", err)
+	}
+	rec, err := c.Run(context.Background(), "users")
+	if err != nil || rec.Status != runstate.Done || rec.Records != 10 {
+		t.Fatalf("run = %+v, %v; want done with 10 records", rec, err)
+	}
+
+	// Without a store the bucket is needed, and its absence is named.
+	_, err = NewFromTenant(context.Background(), &cfg, env.keystore, &Options{HTTPClient: env.srv.Client()})
+	if err == nil || !strings.Contains(err.Error(), "S3_bucket") {
+		t.Fatalf("err = %v, want a config error naming S3_bucket", err)
+	}
 }

@@ -197,7 +197,8 @@ func defaultWorkerID() string {
 
 // NewFromTenant builds a connector from a tenant config and a keystore:
 // it resolves the SF credential and S3 keys, makes the SAML bearer token
-// source and, unless opts.Store is set, the S3 store. opts may be nil;
+// source and, unless opts.Store is set, the S3 store (with a store set,
+// the tenant's S3 fields are not needed). opts may be nil;
 // fields it sets other than those the tenant config provides are kept.
 // Nothing is written to the store.
 func NewFromTenant(ctx context.Context, cfg *TenantConfig, ks Keystore, opts *Options) (*Connector, error) {
@@ -208,7 +209,11 @@ func NewFromTenant(ctx context.Context, cfg *TenantConfig, ks Keystore, opts *Op
 	if cfg == nil || ks == nil {
 		return nil, fmt.Errorf("%w: nil tenant config or keystore", ErrBadOptions)
 	}
-	if err := cfg.Validate(ConfigOptions{AllowInsecureLoopback: o.AllowInsecureLoopback}); err != nil {
+	// A store given by the host makes the tenant's S3 fields irrelevant.
+	if err := cfg.Validate(ConfigOptions{
+		AllowInsecureLoopback: o.AllowInsecureLoopback,
+		LocalStaging:          o.Store != nil,
+	}); err != nil {
 		return nil, err
 	}
 
@@ -218,7 +223,8 @@ func NewFromTenant(ctx context.Context, cfg *TenantConfig, ks Keystore, opts *Op
 	}
 	base := o.HTTPClient
 	if base == nil {
-		base = &http.Client{Timeout: 2 * time.Minute}
+		// SF's gateway gives a heavy page up to 7 minutes before a 504.
+		base = &http.Client{Timeout: 10 * time.Minute}
 	}
 	ts, err := sfauth.NewTokenSource(cred, &sfauth.Options{
 		HTTPClient:            base,

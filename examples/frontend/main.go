@@ -311,7 +311,7 @@ func newConnector(ctx context.Context, cfg config, client *http.Client, log *slo
 		layout := staging.Layout{BasePath: tenant.S3BasePath}
 		opts.Queue = connector.NewS3Queue(store, layout, names, nil)
 	}
-	conn, err := setup.NewConnector(ctx, tenant, ks, opts)
+	conn, err := connector.NewFromTenant(ctx, tenant, ks, &opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -112,7 +112,7 @@ func run(ctx context.Context, o options) error {
 		}
 		where = path.Join(o.dir, tenant.S3BasePath)
 	}
-	conn, err := setup.NewConnector(ctx, tenant, ks, opts)
+	conn, err := connector.NewFromTenant(ctx, tenant, ks, &opts)
 	if err != nil {
 		return err
 	}

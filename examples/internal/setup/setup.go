@@ -7,12 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 
 	"github.com/techwolf/sfconnector/connector"
-	"github.com/techwolf/sfconnector/sfauth"
 	"github.com/techwolf/sfconnector/staging"
 )
 
@@ -34,42 +32,6 @@ func LoadTenant(path string, insecureLoopback, localStaging bool) (*connector.Te
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
-}
-
-// NewConnector builds a connector from a tenant config and keystore, as
-// [connector.NewFromTenant] does. With opts.Store set (a local directory)
-// it checks only the fields that concern SuccessFactors, so that a
-// tenant config without a bucket can stage locally.
-func NewConnector(ctx context.Context, cfg *connector.TenantConfig, ks connector.Keystore, opts connector.Options) (*connector.Connector, error) {
-	if opts.Store == nil {
-		return connector.NewFromTenant(ctx, cfg, ks, &opts)
-	}
-	if err := cfg.Validate(connector.ConfigOptions{
-		AllowInsecureLoopback: opts.AllowInsecureLoopback,
-		LocalStaging:          true,
-	}); err != nil {
-		return nil, err
-	}
-	cred, err := connector.LoadSFCredential(ctx, ks, cfg.SFCredentialName, cfg.SFAddress)
-	if err != nil {
-		return nil, err
-	}
-	base := opts.HTTPClient
-	if base == nil {
-		base = http.DefaultClient
-	}
-	ts, err := sfauth.NewTokenSource(cred, &sfauth.Options{
-		HTTPClient:            base,
-		Logger:                opts.Logger,
-		AllowInsecureLoopback: opts.AllowInsecureLoopback,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("SF credential %q: %w", cfg.SFCredentialName, err)
-	}
-	opts.SFClient = ts.Client(base)
-	opts.SFServiceURL = strings.TrimSuffix(cfg.SFAddress, "/") + "/odata/v2"
-	opts.BasePath = cfg.S3BasePath
-	return connector.New(opts)
 }
 
 // Store opens the store runs are staged in: the directory dir when it is
