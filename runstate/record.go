@@ -234,6 +234,17 @@ func (r *Record) toUTC() {
 	}
 }
 
+// times returns the record's times that are set.
+func (r *Record) times() []time.Time {
+	out := []time.Time{r.Created}
+	for _, t := range []*time.Time{r.Started, r.Heartbeat, r.LeaseUntil, r.Finished, r.Since} {
+		if t != nil {
+			out = append(out, *t)
+		}
+	}
+	return out
+}
+
 // maxWorkerID bounds a worker id; it travels in request headers.
 const maxWorkerID = 256
 
@@ -257,6 +268,13 @@ func (r *Record) Validate() error {
 	}
 	if r.Created.IsZero() {
 		return bad("no created time")
+	}
+	// A time JSON cannot hold would make the record impossible to write
+	// back once read.
+	for _, tm := range r.times() {
+		if y := tm.UTC().Year(); y < 0 || y > 9999 {
+			return bad("a time outside the years 0 to 9999")
+		}
 	}
 	if r.Attempt < 0 || r.Pages < 0 || r.Records < 0 || r.Bytes < 0 {
 		return bad("negative attempt or count")
