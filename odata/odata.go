@@ -2,6 +2,7 @@ package odata
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -327,7 +328,9 @@ func (c *Client) PagesFrom(ctx context.Context, q Query, next string, index int)
 func (c *Client) linkPages(ctx context.Context, q Query, link string, first int, fresh bool,
 	yield func(*Page, error) bool) {
 	size := q.PageSize
-	seen := map[string]bool{link: true}
+	// Links seen so far, as hashes: a link can be a few hundred bytes,
+	// and a long run has thousands of pages.
+	seen := map[[sha256.Size]byte]bool{sha256.Sum256([]byte(link)): true}
 	empty := 0
 	warned := false
 	expected, received := int64(-1), int64(0)
@@ -382,11 +385,11 @@ func (c *Client) linkPages(ctx context.Context, q Query, link string, first int,
 				yield(nil, &IncompleteError{Expected: expected, Received: received, Paging: q.Paging})
 			}
 			return
-		case seen[next]:
+		case seen[sha256.Sum256([]byte(next))]:
 			yield(nil, fmt.Errorf("%w: %s", ErrLinkLoop, redactURL(next)))
 			return
 		}
-		seen[next] = true
+		seen[sha256.Sum256([]byte(next))] = true
 		if !warned && offsetLink(next) {
 			warned = true
 			c.log(slog.LevelWarn, "odata: the server's __next link pages with $top/$skip, "+
@@ -526,7 +529,7 @@ func (c *Client) page(ctx context.Context, r *request) (*Page, error) {
 	var p *Page
 	r.decode = func(body io.Reader) error {
 		p = &Page{}
-		return decodePage(body, p)
+		return decodePageFast(body, p)
 	}
 	if err := c.do(ctx, r); err != nil {
 		return nil, err
