@@ -109,7 +109,7 @@ type Connector struct {
 	workerID string
 	obs      Observer
 	log      *slog.Logger
-	encoders sync.Pool
+	encoders chan *staging.PageEncoder // idle page encoders
 }
 
 // ErrBadOptions is wrapped by [New]'s error for a missing or invalid
@@ -181,7 +181,11 @@ func New(opts Options) (*Connector, error) {
 	}
 	c.tracker = runstate.NewTracker(opts.Store, c.layout)
 	c.reader = runstate.NewReader(opts.Store, c.layout)
-	c.encoders.New = func() any { return staging.NewPageEncoder() }
+	// A run holds at most PagesInFlight encoders uploading and one
+	// filling. They are kept here rather than in a sync.Pool, which drops
+	// them every other GC and so makes a new one, about 1 MiB, every few
+	// pages.
+	c.encoders = make(chan *staging.PageEncoder, c.opts.Workers*(c.opts.PagesInFlight+1))
 	return c, nil
 }
 

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/techwolf/sfconnector/internal/keyset"
 	"github.com/techwolf/sfconnector/odata"
 	"github.com/techwolf/sfconnector/runstate"
 	"github.com/techwolf/sfconnector/staging"
@@ -257,7 +257,8 @@ func (c *Connector) pass(ctx context.Context, hb *runstate.Heartbeat, client *od
 	progressEvery := min(time.Second, c.opts.Heartbeat)
 	slots := make(chan struct{}, c.opts.PagesInFlight)
 	tr := dt.Transformer()
-	seen := newKeySet()
+	seen := keyset.New(nil)
+	defer seen.Close()
 	var line []byte
 	var iterErr error
 
@@ -274,8 +275,8 @@ func (c *Connector) pass(ctx context.Context, hb *runstate.Heartbeat, client *od
 		if iterErr != nil {
 			break
 		}
-		enc := c.encoders.Get().(*staging.PageEncoder)
-		release := func() { c.encoders.Put(enc); <-slots }
+		enc := c.encoder()
+		release := func() { c.idleEncoder(enc); <-slots }
 		enc.Reset()
 
 		var dups int64
@@ -286,7 +287,7 @@ func (c *Connector) pass(ctx context.Context, hb *runstate.Heartbeat, client *od
 				err = fmt.Errorf("page %d, record %d: %w", page.Index, i, err)
 				break
 			}
-			if !seen.add(key) {
+			if !seen.Add(key) {
 				dups++
 				continue
 			}
@@ -468,27 +469,6 @@ func withRunHeader(base http.RoundTripper, value string, f *fence) http.RoundTri
 	return &t
 }
 
-// keySet remembers the entity keys staged in a run, as 128-bit hashes:
-// 16 bytes a record whatever the key's length.
-type keySet struct {
-	a, b maphash.Seed
-	m    map[[2]uint64]struct{}
-}
-
-func newKeySet() *keySet {
-	return &keySet{a: maphash.MakeSeed(), b: maphash.MakeSeed(), m: map[[2]uint64]struct{}{}}
-}
-
-// add reports whether key is new, and remembers it.
-func (s *keySet) add(key []byte) bool {
-	h := [2]uint64{maphash.Bytes(s.a, key), maphash.Bytes(s.b, key)}
-	if _, dup := s.m[h]; dup {
-		return false
-	}
-	s.m[h] = struct{}{}
-	return true
-}
-
 // errLeaseExpired: the worker has not renewed its lease in time, so
 // another worker may have taken the run over.
 var errLeaseExpired = errors.New("connector: lease expired before it was renewed")
@@ -534,4 +514,22 @@ func (f *fence) check() error {
 		return errLeaseExpired
 	}
 	return nil
+}
+
+// encoder returns an idle page encoder, or a new one.
+func (c *Connector) encoder() *staging.PageEncoder {
+	select {
+	case enc := <-c.encoders:
+		return enc
+	default:
+		return staging.NewPageEncoder()
+	}
+}
+
+// idleEncoder keeps enc for a later page, unless enough are kept.
+func (c *Connector) idleEncoder(enc *staging.PageEncoder) {
+	select {
+	case c.encoders <- enc:
+	default:
+	}
 }
