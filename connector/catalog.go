@@ -21,21 +21,36 @@ var defaultCatalogJSON []byte
 // EDM type names the catalog and the transform know about. Any other type
 // is staged as SF sent it.
 const (
-	EdmString         = "Edm.String"
-	EdmBoolean        = "Edm.Boolean"
-	EdmInt32          = "Edm.Int32"
-	EdmInt16          = "Edm.Int16"
-	EdmSByte          = "Edm.SByte"
-	EdmInt64          = "Edm.Int64"
-	EdmDecimal        = "Edm.Decimal"
-	EdmDouble         = "Edm.Double"
-	EdmSingle         = "Edm.Single"
-	EdmDateTime       = "Edm.DateTime"
+	// EdmString is text.
+	EdmString = "Edm.String"
+	// EdmBoolean is true or false.
+	EdmBoolean = "Edm.Boolean"
+	// EdmInt32 is a signed 32-bit integer.
+	EdmInt32 = "Edm.Int32"
+	// EdmInt16 is a signed 16-bit integer.
+	EdmInt16 = "Edm.Int16"
+	// EdmSByte is a signed 8-bit integer.
+	EdmSByte = "Edm.SByte"
+	// EdmInt64 is a signed 64-bit integer, sent by SF as a JSON string.
+	EdmInt64 = "Edm.Int64"
+	// EdmDecimal is an exact decimal, sent by SF as a JSON string.
+	EdmDecimal = "Edm.Decimal"
+	// EdmDouble is a 64-bit floating-point number.
+	EdmDouble = "Edm.Double"
+	// EdmSingle is a 32-bit floating-point number.
+	EdmSingle = "Edm.Single"
+	// EdmDateTime is a date and time without offset, sent as /Date(ms)/.
+	EdmDateTime = "Edm.DateTime"
+	// EdmDateTimeOffset is a date and time with a UTC offset.
 	EdmDateTimeOffset = "Edm.DateTimeOffset"
-	EdmTime           = "Edm.Time"
-	EdmBinary         = "Edm.Binary"
-	EdmGUID           = "Edm.Guid"
-	EdmByte           = "Edm.Byte"
+	// EdmTime is a time of day, sent as an ISO 8601 duration.
+	EdmTime = "Edm.Time"
+	// EdmBinary is bytes, sent base64-encoded.
+	EdmBinary = "Edm.Binary"
+	// EdmGUID is a GUID.
+	EdmGUID = "Edm.Guid"
+	// EdmByte is an unsigned 8-bit integer.
+	EdmByte = "Edm.Byte"
 
 	// Navigation marks an expanded navigation property. Its own
 	// properties are declared as "nav/property".

@@ -51,10 +51,17 @@ func (k Kind) String() string {
 
 // Sentinels matching an [*Error] of each [Kind] with [errors.Is].
 var (
-	ErrFatal        = errors.New("odata: fatal error")                                // KindFatal
-	ErrRetryable    = errors.New("odata: retryable error")                            // KindRetryable
-	ErrAuthExpired  = errors.New("odata: access token rejected or expired")           // KindAuthExpired
-	ErrSnapshotLost = errors.New("odata: snapshot lost; restart from the first page") // KindSnapshotLost
+	// ErrFatal matches an [*Error] of [KindFatal]: retrying will not help.
+	ErrFatal = errors.New("odata: fatal error")
+	// ErrRetryable matches an [*Error] of [KindRetryable]: the same read
+	// may succeed later.
+	ErrRetryable = errors.New("odata: retryable error")
+	// ErrAuthExpired matches an [*Error] of [KindAuthExpired]: a fresh
+	// access token is needed before trying again.
+	ErrAuthExpired = errors.New("odata: access token rejected or expired")
+	// ErrSnapshotLost matches an [*Error] of [KindSnapshotLost]: the paged
+	// read must restart from the first page.
+	ErrSnapshotLost = errors.New("odata: snapshot lost; restart from the first page")
 )
 
 // Sentinels for failures found by the client itself.

@@ -47,6 +47,7 @@ const (
 	Refuse
 )
 
+// String returns the kind's name, as in the proxy's request log.
 func (k Kind) String() string {
 	switch k {
 	case InternalError:
@@ -63,6 +64,7 @@ func (k Kind) String() string {
 // all hold for a request to match; their zero values match everything.
 // The zero Fault answers the next request with one 500 InternalError.
 type Fault struct {
+	// Kind says how the fault answers; the zero value is InternalError.
 	Kind Kind
 
 	Method      string                   // "" matches every method
@@ -99,8 +101,8 @@ type faultState struct {
 
 // Request is one request that reached the proxy.
 type Request struct {
-	Time   time.Time
-	Method string
+	Time   time.Time     // when the request arrived
+	Method string        // the HTTP method
 	Path   string        // "/bucket/key"; the query is not kept
 	Status int           // status the client got; 0 when the connection was reset
 	Waited time.Duration // latency added

@@ -24,25 +24,37 @@ import (
 
 // Facts is the output document.
 type Facts struct {
-	Schema     int                   `json:"schema"`
-	Source     []string              `json:"source"`
+	// Schema is the version of this document's layout.
+	Schema int `json:"schema"`
+	// Source holds the base names of the EDMX files read, in order.
+	Source []string `json:"source"`
+	// EntitySets holds the requested entity sets by name.
 	EntitySets map[string]*EntitySet `json:"entitySets"`
 }
 
 // EntitySet is what the connector needs to know about one entity set.
 type EntitySet struct {
-	EntityType string               `json:"entityType"`
-	Keys       []string             `json:"keys"`
+	// EntityType is the namespace-qualified name of the set's entity type.
+	EntityType string `json:"entityType"`
+	// Keys lists the names of the key properties, sorted.
+	Keys []string `json:"keys"`
+	// Properties holds each property's facts by property name.
 	Properties map[string]*Property `json:"properties"`
-	Navigation map[string]string    `json:"navigation,omitempty"`
+	// Navigation maps each navigation property to the qualified entity
+	// type it leads to ("" when its association is not found).
+	Navigation map[string]string `json:"navigation,omitempty"`
 }
 
 // Property is one property's type and annotations.
 type Property struct {
-	Type          string `json:"type"`
-	DateOnly      bool   `json:"dateOnly,omitempty"`
-	NotFilterable bool   `json:"notFilterable,omitempty"`
-	NotSortable   bool   `json:"notSortable,omitempty"`
+	// Type is the EDM type name, such as "Edm.String".
+	Type string `json:"type"`
+	// DateOnly reports that SF displays the value as a date without time.
+	DateOnly bool `json:"dateOnly,omitempty"`
+	// NotFilterable reports that the property cannot appear in $filter.
+	NotFilterable bool `json:"notFilterable,omitempty"`
+	// NotSortable reports that the property cannot appear in $orderby.
+	NotSortable bool `json:"notSortable,omitempty"`
 }
 
 type edmx struct {

@@ -101,10 +101,11 @@ func ClientWithCAs(caFiles []string, timeout time.Duration) (*http.Client, error
 // NoAnswerError says a server sent no response headers within the
 // client's per-request timeout.
 type NoAnswerError struct {
-	Host    string
-	Timeout time.Duration
+	Host    string        // host[:port] of the request's URL
+	Timeout time.Duration // the per-request timeout that ran out
 }
 
+// Error names the host and the timeout.
 func (e *NoAnswerError) Error() string {
 	return fmt.Sprintf("%s sent no answer within %s (the -timeout flag)", e.Host, e.Timeout)
 }
@@ -147,6 +148,7 @@ func (b *cancelBody) Close() error {
 // list.
 type CAFiles []string
 
+// String returns the files, comma-separated.
 func (c *CAFiles) String() string { return strings.Join(*c, ",") }
 
 // Set adds the files in v.

@@ -30,6 +30,8 @@ const MaxTokenBytes = 8 << 10
 
 // Keys looks up an issuer's public key by key id. [*KeySet] implements it.
 type Keys interface {
+	// Key returns the public key with id kid, or an error when the issuer
+	// has none by that id.
 	Key(ctx context.Context, kid string) (crypto.PublicKey, error)
 }
 
@@ -39,7 +41,7 @@ type Config struct {
 	Issuer   string // the exact "iss" value
 	Audience string // must appear in "aud"
 	Scope    string // must appear in "scope" (space-separated) or "scp"
-	Keys     Keys
+	Keys     Keys   // resolves the "kid" of the token's header
 
 	// Leeway allows for clock skew when checking exp, nbf and iat.
 	// 0 means 30 s; it is capped at 5 minutes.
@@ -51,10 +53,10 @@ type Config struct {
 
 // Claims is what a valid token says about its bearer.
 type Claims struct {
-	Subject  string
-	ClientID string // "client_id", "azp" or "cid", whichever is present
-	Scopes   []string
-	Expiry   time.Time
+	Subject  string    // the "sub" claim
+	ClientID string    // "client_id", "azp" or "cid", whichever is present
+	Scopes   []string  // from "scope" (space-separated) or "scp"
+	Expiry   time.Time // the "exp" claim
 }
 
 // Validator checks bearer tokens. It is safe for concurrent use.
