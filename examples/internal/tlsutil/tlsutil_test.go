@@ -85,10 +85,15 @@ func TestClientWithSeveralCAs(t *testing.T) {
 // timeout, and that error is not a network timeout (which would be
 // retried).
 func TestNoAnswer(t *testing.T) {
+	// The handler answers only when the test ends, whatever happens to the
+	// request's connection meanwhile, so any answer within the timeout is
+	// a failure of the client.
+	block := make(chan struct{})
 	silent := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-r.Context().Done()
+		<-block
 	}))
 	defer silent.Close()
+	defer close(block)
 	c, err := ClientWithCAs(nil, 200*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
