@@ -36,6 +36,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path"
@@ -103,6 +104,9 @@ func run(ctx context.Context, o options) error {
 		HTTPClient:            client,
 		AllowInsecureLoopback: o.insecureLoopback,
 		Observer:              progress{},
+		// Warnings only, such as SF answering with offset-paging links
+		// that can skip rows; the observer prints the progress.
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	where := fmt.Sprintf("s3://%s/%s", tenant.S3Bucket, tenant.S3BasePath)
 	if o.dir != "" {
