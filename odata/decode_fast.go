@@ -4,11 +4,43 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"runtime"
 	"sync"
 )
 
-// bodyBuffers hold page bodies while they are decoded.
-var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// bodyBuffers holds idle buffers for page bodies, each as large as a
+// page. A plain list rather than a sync.Pool: a buffer put back on one
+// processor must be found by the next page's decode on any other, or
+// every processor grows a page-sized buffer of its own.
+var bodyBuffers struct {
+	sync.Mutex
+	idle []*bytes.Buffer
+}
+
+// getBodyBuffer returns an idle body buffer, or a new one.
+func getBodyBuffer() *bytes.Buffer {
+	bodyBuffers.Lock()
+	defer bodyBuffers.Unlock()
+	if n := len(bodyBuffers.idle); n > 0 {
+		buf := bodyBuffers.idle[n-1]
+		bodyBuffers.idle = bodyBuffers.idle[:n-1]
+		return buf
+	}
+	return new(bytes.Buffer)
+}
+
+// putBodyBuffer keeps buf for a later page, unless it is too large or one
+// for each processor is kept already.
+func putBodyBuffer(buf *bytes.Buffer) {
+	if buf.Cap() > maxPooledBody {
+		return
+	}
+	bodyBuffers.Lock()
+	defer bodyBuffers.Unlock()
+	if len(bodyBuffers.idle) < runtime.GOMAXPROCS(0) {
+		bodyBuffers.idle = append(bodyBuffers.idle, buf)
+	}
+}
 
 // maxPooledBody is the largest buffer kept for the next page.
 const maxPooledBody = 16 << 20
@@ -21,13 +53,9 @@ const maxPooledBody = 16 << 20
 // escaped or repeated member names) is decoded again by decodePage, so
 // every error is exactly decodePage's.
 func decodePageFast(r io.Reader, p *Page) error {
-	buf := bodyBuffers.Get().(*bytes.Buffer)
+	buf := getBodyBuffer()
 	buf.Reset()
-	defer func() {
-		if buf.Cap() <= maxPooledBody {
-			bodyBuffers.Put(buf)
-		}
-	}()
+	defer putBodyBuffer(buf)
 	if _, err := buf.ReadFrom(r); err != nil {
 		// decodePage sees the same bytes, then the same error.
 		return decodePage(io.MultiReader(bytes.NewReader(buf.Bytes()), errReader{err}), p)

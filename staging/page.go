@@ -12,17 +12,21 @@ import (
 	"hash"
 	"io"
 	"iter"
+	"runtime"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 )
 
 // PageEncoder builds one gzip NDJSON page in memory: one JSON object per
-// line. Reuse it across pages with Reset; its buffers are kept. A
-// PageEncoder is not safe for concurrent use.
+// line. Reuse it across pages with Reset; its buffers are kept. The
+// compressor, the larger part, is held only from Reset to Finish, so that
+// encoders whose pages are uploading share one. A PageEncoder is not safe
+// for concurrent use.
 type PageEncoder struct {
 	buf     bytes.Buffer
-	zw      *gzip.Writer
-	pending []byte // lines not yet handed to zw
+	zw      *gzip.Writer // nil after Finish
+	pending []byte       // lines not yet handed to zw
 	scratch bytes.Buffer
 	records int64
 	done    bool
@@ -36,13 +40,50 @@ const pendingSize = 32 << 10
 // NewPageEncoder returns an encoder ready for the first page.
 func NewPageEncoder() *PageEncoder {
 	e := &PageEncoder{pending: make([]byte, 0, pendingSize)}
-	e.zw, _ = gzip.NewWriterLevel(&e.buf, gzip.DefaultCompression)
+	e.Reset()
 	return e
+}
+
+// compressors holds idle gzip writers. Each holds about 700 KiB of match
+// tables, far more than a compressed page, so a page that is only
+// uploading gives its writer back for the next page to be encoded. A
+// plain list rather than a sync.Pool: a writer put back on one processor
+// must be found by an encoder on any other.
+var compressors struct {
+	sync.Mutex
+	idle []*gzip.Writer
+}
+
+// getCompressor returns an idle gzip writer, or a new one.
+func getCompressor() *gzip.Writer {
+	compressors.Lock()
+	defer compressors.Unlock()
+	if n := len(compressors.idle); n > 0 {
+		zw := compressors.idle[n-1]
+		compressors.idle = compressors.idle[:n-1]
+		return zw
+	}
+	zw, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression)
+	return zw
+}
+
+// putCompressor keeps zw for a later page, unless one for each processor
+// is kept already.
+func putCompressor(zw *gzip.Writer) {
+	zw.Reset(nil) // hold no page buffer
+	compressors.Lock()
+	defer compressors.Unlock()
+	if len(compressors.idle) < runtime.GOMAXPROCS(0) {
+		compressors.idle = append(compressors.idle, zw)
+	}
 }
 
 // Reset starts a new page, discarding the previous one.
 func (e *PageEncoder) Reset() {
 	e.buf.Reset()
+	if e.zw == nil {
+		e.zw = getCompressor()
+	}
 	e.zw.Reset(&e.buf)
 	e.pending = e.pending[:0]
 	e.records = 0
@@ -98,6 +139,8 @@ func (e *PageEncoder) Finish() (data []byte, records int64, sha256hex string, er
 		if err := e.zw.Close(); err != nil {
 			return nil, 0, "", fmt.Errorf("staging: compress page: %w", err)
 		}
+		putCompressor(e.zw)
+		e.zw = nil
 		e.done = true
 	}
 	sum := sha256.Sum256(e.buf.Bytes())

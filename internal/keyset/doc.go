@@ -5,7 +5,7 @@
 // a small in-memory table; when it fills, they are sorted and written to
 // a temporary file (a run), and runs of similar size are merged as they
 // accumulate, so there are never more than a few dozen. A Bloom filter of
-// 1.25 to 1.9 bytes a spilled key answers all but about 1% of lookups
+// 1 to 1.5 bytes a spilled key answers all but about 2% of lookups
 // of new keys without touching the disk; a hit is checked in the runs,
 // with one read per run through a sparse in-memory index. A million keys
 // take about 2 MiB of memory rather than the 53 MiB of a Go map of the

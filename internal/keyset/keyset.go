@@ -28,8 +28,13 @@ const (
 	keySize        = 16
 	blockKeys      = 256 // keys per indexed block of a run: 4 KiB
 	mergeFanIn     = 4   // runs of one size class merged at once
-	bloomBitsPer   = 10  // Bloom filter bits per key at full capacity: 1% false hits
-	bloomProbes    = 7
+	bloomBitsPer   = 8   // Bloom filter bits per key at full capacity: 2% false hits
+	bloomProbes    = 6
+
+	// ioBuf is the buffer of each run read or written. A merge has
+	// mergeFanIn+1 open at once, for as long as it takes to copy the
+	// runs, so it is kept small: a few pages still make a read cheap.
+	ioBuf = 16 << 10
 )
 
 // key is a 128-bit hash of an entity key; keys sort as (hi, lo).
@@ -237,7 +242,7 @@ func writeRun(dir string, keys iter.Seq[key], n int) (*run, error) {
 	if os.Remove(r.name) == nil {
 		r.name = ""
 	}
-	w := bufio.NewWriterSize(f, 64<<10)
+	w := bufio.NewWriterSize(f, ioBuf)
 	var b [keySize]byte
 	for k := range keys {
 		if r.n%blockKeys == 0 {
@@ -321,7 +326,7 @@ type runReader struct {
 
 func (r *run) reader(fail func(error)) *runReader {
 	return &runReader{
-		br:   bufio.NewReaderSize(io.NewSectionReader(r.f, 0, r.n*keySize), 64<<10),
+		br:   bufio.NewReaderSize(io.NewSectionReader(r.f, 0, r.n*keySize), ioBuf),
 		left: r.n,
 		fail: fail,
 	}
