@@ -267,6 +267,21 @@ func (s *scanner) fail(i int, reason string) error {
 	return &TransformError{Property: s.prop, Offset: i, Reason: reason}
 }
 
+// after reads what follows a member or an element: a comma, when more
+// follow, or the container's closer. It returns the index past it.
+func (s *scanner) after(i int, closer byte) (next int, closed bool, err error) {
+	if i = s.ws(i); i >= len(s.b) {
+		return i, false, s.fail(i, "unexpected end of record")
+	}
+	switch s.b[i] {
+	case ',':
+		return i + 1, false, nil
+	case closer:
+		return i + 1, true, nil
+	}
+	return i, false, s.fail(i, "want ',' or '"+string(closer)+"'")
+}
+
 func (s *scanner) ws(i int) int {
 	for i < len(s.b) {
 		switch s.b[i] {
@@ -340,17 +355,12 @@ func (s *scanner) object(dst []byte, i int, sh *shape, depth int, top bool) ([]b
 			return dst, i, err
 		}
 
-		i = s.ws(i)
-		if i >= len(s.b) {
-			return dst, i, s.fail(i, "unexpected end of record")
-		}
-		switch s.b[i] {
-		case ',':
-			i++
-		case '}':
-			return append(dst, '}'), i + 1, nil
-		default:
-			return dst, i, s.fail(i, "want ',' or '}'")
+		var closed bool
+		if i, closed, err = s.after(i, '}'); err != nil || closed {
+			if closed {
+				dst = append(dst, '}')
+			}
+			return dst, i, err
 		}
 	}
 }
@@ -522,17 +532,12 @@ func (s *scanner) array(dst []byte, i int, sh *shape, depth int, look bool) ([]b
 		if err != nil {
 			return dst, i, err
 		}
-		i = s.ws(i)
-		if i >= len(s.b) {
-			return dst, i, s.fail(i, "unexpected end of record")
-		}
-		switch s.b[i] {
-		case ',':
-			i++
-		case ']':
-			return append(dst, ']'), i + 1, nil
-		default:
-			return dst, i, s.fail(i, "want ',' or ']'")
+		var closed bool
+		if i, closed, err = s.after(i, ']'); err != nil || closed {
+			if closed {
+				dst = append(dst, ']')
+			}
+			return dst, i, err
 		}
 	}
 }
@@ -632,16 +637,9 @@ func (s *scanner) skip(i int, depth int) (int, error) {
 			if i, err = s.skip(s.ws(i+1), depth+1); err != nil {
 				return i, err
 			}
-			if i = s.ws(i); i >= len(s.b) {
-				return i, s.fail(i, "unexpected end of record")
-			}
-			switch s.b[i] {
-			case ',':
-				i++
-			case '}':
-				return i + 1, nil
-			default:
-				return i, s.fail(i, "want ',' or '}'")
+			var closed bool
+			if i, closed, err = s.after(i, '}'); err != nil || closed {
+				return i, err
 			}
 		}
 	case c == '[':
@@ -654,16 +652,9 @@ func (s *scanner) skip(i int, depth int) (int, error) {
 			if i, err = s.skip(s.ws(i), depth+1); err != nil {
 				return i, err
 			}
-			if i = s.ws(i); i >= len(s.b) {
-				return i, s.fail(i, "unexpected end of record")
-			}
-			switch s.b[i] {
-			case ',':
-				i++
-			case ']':
-				return i + 1, nil
-			default:
-				return i, s.fail(i, "want ',' or ']'")
+			var closed bool
+			if i, closed, err = s.after(i, ']'); err != nil || closed {
+				return i, err
 			}
 		}
 	case c == 't':
